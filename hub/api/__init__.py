@@ -1,0 +1,1 @@
+"""The ops API (FastAPI): health, readiness and read models, scoped per huvudman and audited."""

@@ -1,0 +1,296 @@
+"""The ``hub`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from hub import __version__
+from hub.bootstrap import PROCESSORS, Hub, build_hub, serve
+from hub.errors import HubError
+from hub.settings import ApiKey, HubSettings, Role, load_settings
+
+app = typer.Typer(
+    name="hub",
+    help="svu-hub: integration hub for samverkan vid utskrivning (Lag 2017:612).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+contracts_app = typer.Typer(help="Published contracts (JSON Schema, AsyncAPI).", no_args_is_help=True)
+app.add_typer(contracts_app, name="contracts")
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML settings file (HUB_* environment variables win).",
+                 exists=True, dir_okay=False),
+]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", help="SQLite file of the log (default var/hub.db).")
+]
+
+
+def _settings(config: Path | None, data: Path | None = None, **overrides: object) -> HubSettings:
+    try:
+        settings = load_settings(config)
+        if data is not None:
+            settings = settings.model_copy(
+                update={"log": settings.log.model_copy(update={"path": data})})
+        return settings.model_copy(update=overrides) if overrides else settings
+    except ValidationError as exc:
+        for err in exc.errors(include_input=False, include_url=False):
+            loc = ".".join(str(p) for p in err["loc"])
+            console.print(f"[red]settings error[/red] {loc}: {err['msg']}")
+        raise typer.Exit(2) from None
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=console, transient=False)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
+) -> None:
+    if version:
+        out.print(__version__)
+        raise typer.Exit()
+
+
+@app.command()
+def run(config: ConfigOpt = None, data: DataOpt = None,
+        port: Annotated[int | None, typer.Option(help="API port (default 8000).")] = None,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run the hub embedded: log under ./var/, processors, ops API on 127.0.0.1:8000."""
+    _logging(verbose)
+    settings = _settings(config, data)
+    if port is not None:
+        settings = settings.model_copy(update={"api": settings.api.model_copy(update={"port": port})})
+    if not settings.api.keys:
+        console.print("[yellow]No API keys configured (HUB_API__KEYS): endpoints with patient "
+                      "data answer 401.[/yellow]")
+    hub = build_hub(settings)
+    try:
+        asyncio.run(serve(hub, on_started=lambda url: console.print(
+            f"svu-hub {__version__} running: API {url}  (log {settings.log.path}; Ctrl-C stops)")))
+    finally:
+        hub.close()
+
+
+@app.command()
+def demo(
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    county: Annotated[str, typer.Option(help="vasterbotten, norrbotten or gavleborg.")] = "vasterbotten",
+    episodes: Annotated[int, typer.Option(help="Vårdtillfällen to play.")] = 60,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 3600.0,
+    port: Annotated[int | None, typer.Option(help="API port (default 8000).")] = None,
+    fresh: Annotated[bool, typer.Option(help="Start from an empty demo log.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the hub with a simulator playing a county's traffic (Västerbotten's 15 kommuner by default)."""
+    from hub.demo.feed import DemoFeed
+    from hub.demo.simulator import Simulator
+    from hub.streams.clock import ScaledClock
+
+    _logging(verbose)
+    settings = _settings(config, data or Path("var/demo.db"))
+    demo_key = ApiKey(key=settings.demo.api_key, principal="demo-ops", role=Role.OPS_ADMIN)
+    api = settings.api.model_copy(update={"keys": (*settings.api.keys, demo_key),
+                                          **({"port": port} if port is not None else {})})
+    settings = settings.model_copy(update={"api": api})
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(settings.log.path) + suffix).unlink(missing_ok=True)
+    start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    clock = ScaledClock(start, speed)
+    try:
+        sim = Simulator(county, start=start, episodes=episodes, seed=settings.demo.seed)
+    except KeyError:
+        console.print(f"[red]unknown county {county!r}[/red]: vasterbotten, norrbotten or gavleborg")
+        raise typer.Exit(2) from None
+    traffic = sim.traffic()
+    hub = build_hub(settings, clock=clock)
+    feed = DemoFeed(traffic, hub.ingestor, clock, hub.runtime)
+
+    def started(url: str) -> None:
+        first = traffic[0].episode_id
+        console.print(f"svu-hub demo: {len(traffic)} messages of {episodes} vårdtillfällen in "
+                      f"{county}, 1 s = {speed:g} s simulated.")
+        console.print(f"  API:       {url}/docs")
+        console.print(f"  API key:   {settings.demo.api_key.get_secret_value()}  "
+                      "(header 'Authorization: Bearer <key>')")
+        console.print(f"  Timeline:  curl -H 'Authorization: Bearer "
+                      f"{settings.demo.api_key.get_secret_value()}' {url}/episodes/{first}/timeline")
+        console.print("  Ctrl-C stops.")
+
+    try:
+        asyncio.run(serve(hub, extra=[feed.run], on_started=started))
+    finally:
+        hub.close()
+        console.print(f"demo stopped: {feed.sent} messages sent, {feed.rejected} rejected "
+                      "(kept in the dead-letter topic with their reasons).")
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="Canonical events, one JSON object per line.",
+                                         exists=True, dir_okay=False)],
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    source: Annotated[str, typer.Option(help="Source name for the dead-letter topic.")] = "file",
+    process: Annotated[bool, typer.Option(help="Run the processors over what was ingested.")] = True,
+) -> None:
+    """Ingest canonical events from a JSON-lines file. Bad lines are reported by line number and
+    kept in the dead-letter topic; the exit code is 1 when any line was rejected."""
+    settings = _settings(config, data)
+    hub = build_hub(settings)
+    rejected: list[tuple[int, str]] = []
+    accepted = 0
+    try:
+        lines = file.read_bytes().splitlines()
+        with _progress() as bar:
+            task = bar.add_task("ingest", total=len(lines))
+            batch = settings.runtime.batch_size
+            for start in range(0, len(lines), batch):
+                chunk = [(n, ln) for n, ln in enumerate(lines[start:start + batch], start + 1)
+                         if ln.strip()]
+                outcomes = hub.ingestor.submit(source, [ln for _, ln in chunk],
+                                               connection=f"file:{file.name}")
+                for (n, _), o in zip(chunk, outcomes, strict=True):
+                    if o.accepted:
+                        accepted += 1
+                    else:
+                        rejected.append((n, o.reason))
+                bar.advance(task, min(batch, len(lines) - start))
+        if process:
+            _process(hub, "process")
+    finally:
+        hub.close()
+    for n, reason in rejected[:50]:
+        console.print(f"[red]line {n}[/red]: {reason}")
+    if len(rejected) > 50:
+        console.print(f"… and {len(rejected) - 50} more rejected lines")
+    out.print(f"{accepted} accepted, {len(rejected)} rejected")
+    if rejected:
+        raise typer.Exit(1)
+
+
+def _process(hub: Hub, label: str) -> int:
+    lag = sum(hub.runtime.lag().values())
+    with _progress() as bar:
+        task = bar.add_task(label, total=lag or None)
+        return hub.runtime.run_until_idle(on_progress=lambda n: bar.advance(task, n))
+
+
+@app.command()
+def replay(
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    processor: Annotated[list[str] | None, typer.Option(
+        help=f"Processor to rebuild (repeatable; default all: {', '.join(PROCESSORS)}).")] = None,
+) -> None:
+    """Rebuild processors' state from offset 0 of the log. Deterministic: the same log gives the
+    same read models."""
+    settings = _settings(config, data)
+    names = processor or list(PROCESSORS)
+    unknown = [n for n in names if n not in PROCESSORS]
+    if unknown:
+        console.print(f"[red]unknown processor[/red] {', '.join(unknown)}; known: {', '.join(PROCESSORS)}")
+        raise typer.Exit(2)
+    hub = build_hub(settings, processors=names)
+    try:
+        hub.runtime.reset()
+        n = _process(hub, "replay")
+        out.print(f"replayed {n} records through {', '.join(names)}")
+    finally:
+        hub.close()
+
+
+@app.command()
+def status(config: ConfigOpt = None, data: DataOpt = None) -> None:
+    """Topics with their record counts, and each processor's lag."""
+    settings = _settings(config, data)
+    if not settings.log.path.exists():
+        console.print(f"no log at {settings.log.path}")
+        raise typer.Exit(1)
+    hub = build_hub(settings)
+    try:
+        table = Table("topic", "partitions", "records")
+        for topic in hub.log.topics():
+            table.add_row(topic, str(hub.log.partitions(topic)), str(hub.log.count(topic)))
+        out.print(table)
+        lag = Table("processor", "lag")
+        for name, value in hub.runtime.lag().items():
+            lag.add_row(name, str(value))
+        out.print(lag)
+    finally:
+        hub.close()
+
+
+@contracts_app.command("export")
+def contracts_export(
+    directory: Annotated[Path, typer.Option("--dir", help="Target folder.")] = Path("contracts"),
+    check: Annotated[bool, typer.Option(help="Only check; exit 1 when the files differ.")] = False,
+) -> None:
+    """Write JSON Schema per event type and the AsyncAPI 3.0 document into contracts/."""
+    from hub.schemas.contracts import GENERATED_DIRS, generate
+
+    files = generate()
+    stale = [
+        p.relative_to(directory).as_posix()
+        for d in GENERATED_DIRS if (directory / d).is_dir()
+        for p in sorted((directory / d).iterdir())
+        if p.relative_to(directory).as_posix() not in files
+    ]
+    changed = [rel for rel, text in files.items()
+               if not (directory / rel).is_file()
+               or (directory / rel).read_text(encoding="utf-8") != text]
+    if check:
+        for rel in changed:
+            console.print(f"[red]differs[/red] {rel}")
+        for rel in stale:
+            console.print(f"[red]not generated[/red] {rel}")
+        if changed or stale:
+            console.print("run 'hub contracts export' and commit the result")
+            raise typer.Exit(1)
+        out.print(f"contracts up to date ({len(files)} files)")
+        return
+    for rel in changed:
+        target = directory / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(files[rel], encoding="utf-8")
+    for rel in stale:
+        (directory / rel).unlink()
+    out.print(f"{len(changed)} written, {len(stale)} removed, {len(files)} in all")
+
+
+def main() -> None:
+    """Entry point of the ``hub`` command; HubError becomes a one-line message and exit 2."""
+    try:
+        app()
+    except HubError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

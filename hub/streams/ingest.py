@@ -1,0 +1,82 @@
+"""Ingest of canonical events: validate, then append the good ones to ``svu.events`` and the bad
+ones, with their reasons, to ``svu.dlq.<source>`` — in one transaction, so the caller is told
+"accepted" only once the event is durable, and nothing received is ever dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from hub.domain.clock import Clock
+from hub.errors import ValidationFailed
+from hub.schemas import topics
+from hub.schemas.envelope import Envelope, parse_event
+from hub.streams.dlq import dead_letter
+from hub.streams.log import Append, Appended
+from hub.streams.sqlite_log import SqliteLog
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one submitted message."""
+
+    accepted: bool
+    event_id: str | None = None
+    episode_id: str | None = None
+    errors: tuple[tuple[str, str], ...] = ()
+    stored_at: Appended | None = None
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(f"{loc}: {msg}" if loc else msg for loc, msg in self.errors)
+
+
+def _prepare(raw: bytes, received: str) -> Envelope:
+    """Decode and validate; ``receivedtime`` is filled in when the sender left it out."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationFailed([("", f"not valid JSON: {exc.msg} at position {exc.pos}")]) from None
+    if not isinstance(obj, dict):
+        raise ValidationFailed([("", "a canonical event must be a JSON object")])
+    obj.setdefault("receivedtime", received)
+    return parse_event(obj)
+
+
+class Ingestor:
+    """Validates canonical events and appends them durably."""
+
+    def __init__(self, log: SqliteLog, clock: Clock) -> None:
+        self.log = log
+        self.clock = clock
+
+    def submit(self, source: str, messages: Sequence[bytes], *,
+               connection: str | None = None) -> list[Outcome]:
+        """Validate and store a batch in one transaction; one Outcome per message, in order."""
+        now = self.clock.now()
+        received = now.isoformat()
+        appends: list[Append] = []
+        outcomes: list[Outcome] = []
+        for raw in messages:
+            try:
+                event = _prepare(raw, received)
+            except ValidationFailed as exc:
+                appends.append(dead_letter(source, raw, exc.errors, now, connection=connection))
+                outcomes.append(Outcome(False, errors=tuple(exc.errors)))
+                continue
+            appends.append(Append(topics.EVENTS, event.episode_id, event.to_json()))
+            outcomes.append(Outcome(True, event.id, event.episode_id))
+        stored = self.log.append(appends) if appends else []
+        return [
+            Outcome(o.accepted, o.event_id, o.episode_id, o.errors, at)
+            for o, at in zip(outcomes, stored, strict=True)
+        ]
+
+    def submit_events(self, events: Sequence[Envelope]) -> list[Appended]:
+        """Append already-built canonical events (adapters, the demo feed)."""
+        return self.log.append(
+            [Append(topics.EVENTS, e.episode_id, e.to_json()) for e in events]
+        )
