@@ -24,7 +24,7 @@ from hub.streams.sqlite_log import SqliteLog
 
 log = logging.getLogger("hub")
 
-ProcessorFactory = Callable[[HubSettings], Processor[Any]]
+ProcessorFactory = Callable[[HubSettings], Processor[Any, Any]]
 
 PROCESSORS: dict[str, ProcessorFactory] = {
     TimelineProcessor.NAME: lambda settings: TimelineProcessor(),

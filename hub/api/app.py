@@ -80,12 +80,12 @@ def create_app(ctx: ApiContext) -> FastAPI:
     def timeline(episode_id: Annotated[str, EPISODE_ID], who: CurrentPrincipal) -> Timeline:
         endpoint = "GET /episodes/{episode_id}/timeline"
         raw = ctx.log.get_state(TimelineProcessor.NAME, episode_id)
-        found = TimelineProcessor().decode_state(raw) if raw is not None else None
-        if found is None or not who.may_read_episode(found.municipalities):
+        state = TimelineProcessor().decode_state(raw) if raw is not None else None
+        if state is None or not who.may_read_episode(state["municipalities"]):
             # 404, not 403: a kommun must not learn that another kommun's episode exists.
             audit.record(who, endpoint=endpoint, episode_id=episode_id, outcome="not_found")
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="episode not found")
         audit.record(who, endpoint=endpoint, episode_id=episode_id, outcome="read")
-        return found
+        return TimelineProcessor.view(state)
 
     return app

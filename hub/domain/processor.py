@@ -15,9 +15,11 @@ from typing import ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from hub.schemas.envelope import Envelope
+from hub.schemas.envelope import Envelope, parse_event
 
-S = TypeVar("S", bound=BaseModel)
+S = TypeVar("S")
+E = TypeVar("E")
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,23 +43,45 @@ class Step(Generic[S]):
     wake_at: dt.datetime | None = None
 
 
-class Processor(ABC, Generic[S]):
-    """Base of every processor. ``NAME`` is its consumer name and state store."""
+class Processor(ABC, Generic[S, E]):
+    """Base of every processor: state type ``S``, input type ``E``.
+
+    ``NAME`` is its consumer name and state store; ``INPUTS`` the topics it reads. The runtime
+    decodes each input record with ``decode_input`` and stores state with ``encode_state``.
+    """
 
     NAME: ClassVar[str]
     INPUTS: ClassVar[tuple[str, ...]]
-    STATE: type[S]
-
-    def encode_state(self, state: S) -> bytes:
-        return state.model_dump_json(exclude_defaults=True).encode()
-
-    def decode_state(self, raw: bytes) -> S:
-        return self.STATE.model_validate_json(raw)
 
     @abstractmethod
-    def on_event(self, state: S | None, key: str, event: Envelope, now: dt.datetime) -> Step[S]:
+    def encode_state(self, state: S) -> bytes: ...
+
+    @abstractmethod
+    def decode_state(self, raw: bytes) -> S: ...
+
+    @abstractmethod
+    def decode_input(self, raw: bytes) -> E:
+        """Decode one input record; raising sends the record to the dead-letter topic."""
+
+    @abstractmethod
+    def on_event(self, state: S | None, key: str, event: E, now: dt.datetime) -> Step[S]:
         """Apply one event to the key's state."""
 
     def on_timer(self, state: S, key: str, now: dt.datetime) -> Step[S]:
         """Called once the key's ``wake_at`` has passed. Default: nothing to do."""
         return Step(state)
+
+
+class EventProcessor(Processor[M, Envelope]):
+    """A processor of canonical events with a pydantic state model ``STATE``."""
+
+    STATE: type[M]
+
+    def encode_state(self, state: M) -> bytes:
+        return state.model_dump_json(exclude_defaults=True).encode()
+
+    def decode_state(self, raw: bytes) -> M:
+        return self.STATE.model_validate_json(raw)
+
+    def decode_input(self, raw: bytes) -> Envelope:
+        return parse_event(raw)

@@ -75,7 +75,12 @@ class TargetSystem(StrEnum):
     MUNICIPAL = "kommun"
 
 
+_ZERO = dt.timedelta(0)
+
+
 def _to_utc(value: dt.datetime) -> dt.datetime:
+    if value.utcoffset() == _ZERO:
+        return value if value.tzinfo is dt.UTC else value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC)
 
 

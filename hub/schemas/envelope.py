@@ -9,7 +9,7 @@ version (``se.svu.patient_admitted.v1``) and is the discriminator of the union.
 from __future__ import annotations
 
 import uuid
-from functools import cache
+from functools import cache, lru_cache
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, create_model
@@ -25,6 +25,7 @@ SCHEMA_URN_PREFIX = "urn:svu-hub:schema:"
 _EVENT_ID_NAMESPACE = uuid.UUID("6f1c7c2e-5b7e-4f53-9a55-3d0b8f3a8e21")
 
 
+@lru_cache(maxsize=65_536)
 def _check_episode_id(value: str) -> str:
     if contains_personal_id(value):
         raise IdentifierError("episode id must not contain a personnummer or samordningsnummer")
@@ -155,6 +156,10 @@ def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
     out = []
     for err in exc.errors(include_input=False, include_url=False, include_context=False):
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "json_invalid":
+            msg = "not valid JSON: " + msg.removeprefix("Invalid JSON: ")
+        elif not err["loc"] and err["type"] in ("model_type", "dict_type", "model_attributes_type"):
+            msg = "a canonical event must be a JSON object"
         out.append((_location(err["loc"]), msg))
     return out
 

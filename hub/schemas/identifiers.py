@@ -51,6 +51,10 @@ _PERSONAL_ID_RUN = re.compile(r"(?<!\d)(\d{6}|\d{8})[-+]?(\d{4})(?!\d)")
 _HSA = re.compile(r"^SE(?P<org>\d{10})-(?P<suffix>[A-Za-z0-9]+)$")
 
 
+_VALID_CACHE_MAX = 200_000
+_VALID_NUMBERS: dict[str, tuple[PatientIdKind, str]] = {}
+
+
 def mask_patient_id(raw: str) -> str:
     """The identifier with its last four characters hidden (``19121212-****``); never raises."""
     text = re.sub(r"\s", "", str(raw))
@@ -70,7 +74,20 @@ def _resolve_century(yymmdd: str, plus: bool, today: dt.date) -> int:
 
 
 def _parse_number(raw: str, masked: str, today: dt.date) -> tuple[PatientIdKind, str] | None:
-    """Personnummer or samordningsnummer in 12-digit normal form, or None if not that shape."""
+    """Personnummer or samordningsnummer in 12-digit normal form, or None if not that shape.
+
+    Valid 12-digit numbers are remembered: they do not depend on ``today`` and recur in every
+    message of an episode."""
+    known = _VALID_NUMBERS.get(raw)
+    if known is not None:
+        return known
+    parsed = _check_number(raw, masked, today)
+    if parsed is not None and len(raw) == 12 and len(_VALID_NUMBERS) < _VALID_CACHE_MAX:
+        _VALID_NUMBERS[raw] = parsed
+    return parsed
+
+
+def _check_number(raw: str, masked: str, today: dt.date) -> tuple[PatientIdKind, str] | None:
     m = _PNR.match(raw)
     if m is None:
         return None
@@ -199,8 +216,13 @@ def contains_personal_id(text: str) -> bool:
     return False
 
 
+_VALID_HSA: set[str] = set()
+
+
 def validate_hsa_id(raw: str) -> str:
     """HSA-id: ``SE`` + 10-digit organisationsnummer + ``-`` + [A-Za-z0-9]+, ≤ 31 characters."""
+    if raw in _VALID_HSA:
+        return raw
     if not raw.startswith("SE"):
         raise IdentifierError("HSA-id must start with 'SE'")
     if len(raw) > 31:
@@ -212,6 +234,8 @@ def validate_hsa_id(raw: str) -> str:
         raise IdentifierError("HSA-id suffix after '-' must be letters and digits only")
     if not orgnr.is_valid(m["org"]):
         raise IdentifierError(f"organisationsnummer {m['org']} in the HSA-id has a wrong check digit")
+    if len(_VALID_HSA) < _VALID_CACHE_MAX:
+        _VALID_HSA.add(raw)
     return raw
 
 

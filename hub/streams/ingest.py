@@ -1,10 +1,11 @@
-"""Ingest of canonical events: validate, then append the good ones to ``svu.events`` and the bad
-ones, with their reasons, to ``svu.dlq.<source>`` — in one transaction, so the caller is told
-"accepted" only once the event is durable, and nothing received is ever dropped.
+"""Ingest of canonical events: validate, then append the good ones to ``svu.events`` (as
+received) and the bad ones, with their reasons, to ``svu.dlq.<source>`` — in one transaction, so
+the caller is told "accepted" only once the event is durable, and nothing received is dropped.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -34,16 +35,22 @@ class Outcome:
         return "; ".join(f"{loc}: {msg}" if loc else msg for loc, msg in self.errors)
 
 
-def _prepare(raw: bytes, received: str) -> Envelope:
-    """Decode and validate; ``receivedtime`` is filled in when the sender left it out."""
+def _prepare(raw: bytes, received: str) -> tuple[Envelope, bytes]:
+    """Validate one message; returns the event and the bytes to store.
+
+    A valid message is stored exactly as received. Only when the sender left out
+    ``receivedtime`` is it filled in, and the message re-encoded with it.
+    """
+    if b'"receivedtime"' in raw:
+        return parse_event(raw), raw
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ValidationFailed([("", f"not valid JSON: {exc.msg} at position {exc.pos}")]) from None
     if not isinstance(obj, dict):
         raise ValidationFailed([("", "a canonical event must be a JSON object")])
-    obj.setdefault("receivedtime", received)
-    return parse_event(obj)
+    obj["receivedtime"] = received
+    return parse_event(obj), orjson.dumps(obj)
 
 
 class Ingestor:
@@ -57,17 +64,17 @@ class Ingestor:
                connection: str | None = None) -> list[Outcome]:
         """Validate and store a batch in one transaction; one Outcome per message, in order."""
         now = self.clock.now()
-        received = now.isoformat()
+        received = now.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
         appends: list[Append] = []
         outcomes: list[Outcome] = []
         for raw in messages:
             try:
-                event = _prepare(raw, received)
+                event, body = _prepare(raw, received)
             except ValidationFailed as exc:
                 appends.append(dead_letter(source, raw, exc.errors, now, connection=connection))
                 outcomes.append(Outcome(False, errors=tuple(exc.errors)))
                 continue
-            appends.append(Append(topics.EVENTS, event.episode_id, event.to_json()))
+            appends.append(Append(topics.EVENTS, event.episode_id, body))
             outcomes.append(Outcome(True, event.id, event.episode_id))
         stored = self.log.append(appends) if appends else []
         return [

@@ -23,7 +23,6 @@ from typing import Any
 from hub.domain.clock import Clock
 from hub.domain.processor import Processor, Step
 from hub.errors import ValidationFailed
-from hub.schemas.envelope import parse_event
 from hub.streams.dlq import dead_letter
 from hub.streams.log import Append, Positions, Record
 from hub.streams.sqlite_log import SqliteLog
@@ -48,7 +47,7 @@ class ProcessorStats:
 
 @dataclass
 class _Bound:
-    processor: Processor[Any]
+    processor: Processor[Any, Any]
     positions: Positions
     cache: OrderedDict[str, Any] = field(default_factory=OrderedDict)
     stats: ProcessorStats = field(default_factory=ProcessorStats)
@@ -60,7 +59,7 @@ class EmbeddedRuntime:
     def __init__(
         self,
         log: SqliteLog,
-        processors: Sequence[Processor[Any]],
+        processors: Sequence[Processor[Any, Any]],
         clock: Clock,
         *,
         batch_size: int = 500,
@@ -74,7 +73,7 @@ class EmbeddedRuntime:
         self._wakeup = asyncio.Event()
 
     @property
-    def processors(self) -> list[Processor[Any]]:
+    def processors(self) -> list[Processor[Any, Any]]:
         return [b.processor for b in self._bound]
 
     def stats(self) -> dict[str, ProcessorStats]:
@@ -106,17 +105,19 @@ class EmbeddedRuntime:
     # ── one pass ────────────────────────────────────────────────────────────────────────────
 
     def run_once(self) -> int:
-        """One batch per input partition per processor, then due timers. Returns work done."""
+        """For each processor: one batch from every input partition, applied and committed in
+        one transaction; then its due timers. Returns the work done."""
         done = 0
         for bound in self._bound:
+            records: list[Record] = []
             for topic in bound.processor.INPUTS:
                 for partition in range(self.log.partitions(topic)):
-                    records = self.log.read(
+                    records += self.log.read(
                         topic, partition, bound.positions.get(topic, partition), self.batch_size
                     )
-                    if records:
-                        self._apply(bound, records)
-                        done += len(records)
+            if records:
+                self._apply(bound, records)
+                done += len(records)
             done += self._fire_timers(bound)
         return done
 
@@ -168,7 +169,7 @@ class EmbeddedRuntime:
         for record in records:
             new_positions.advance(record)
             try:
-                event = parse_event(record.value)
+                event = proc.decode_input(record.value)
                 step = proc.on_event(dirty.get(record.key, bound.cache.get(record.key)),
                                      record.key, event, now)
             except Exception as exc:  # one bad record never stops the runtime
@@ -227,7 +228,7 @@ class EmbeddedRuntime:
             out.append(Append(emit.topic, emit.key, emit.event.to_json()))
 
     @staticmethod
-    def _write(tx: Any, proc: Processor[Any], dirty: dict[str, Any],
+    def _write(tx: Any, proc: Processor[Any, Any], dirty: dict[str, Any],
                timers: dict[str, int | None]) -> None:
         if dirty:
             tx.put_states(proc.NAME, [

@@ -84,6 +84,10 @@ class SqliteLog:
             if not read_only:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute(f"PRAGMA synchronous = {durability.upper()}")
+                # Fewer, larger checkpoints and a bigger page cache: measured in bench/.
+                db.execute("PRAGMA wal_autocheckpoint = 16384")
+                db.execute("PRAGMA cache_size = -65536")
+                db.execute("PRAGMA mmap_size = 268435456")
                 db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise LogError(f"cannot open the log at {self.path}: {exc}") from exc

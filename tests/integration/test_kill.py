@@ -82,6 +82,6 @@ def test_processing_killed_mid_stream_neither_loses_nor_duplicates_outputs(tmp_p
         assert sorted(outputs) == sorted(numbered_event(i).source_message_id for i in range(n))
         counts = {k: CountingProcessor().decode_state(v).seen for k, v in log.scan_states("counting")}
         assert sum(counts.values()) == n
-        entries = sum(len(TimelineProcessor().decode_state(v).entries)
+        entries = sum(len(TimelineProcessor().decode_state(v)["entries"])
                       for _, v in log.scan_states("timeline"))
         assert entries == n

@@ -21,7 +21,7 @@ from tests.support.processors import CountingProcessor
 def _timeline(log: SqliteLog, episode: str) -> Timeline:
     raw = log.get_state("timeline", episode)
     assert raw is not None
-    return TimelineProcessor().decode_state(raw)
+    return TimelineProcessor.view(TimelineProcessor().decode_state(raw))
 
 
 def test_timeline_orders_events_of_every_source_by_event_time(sqlite_log: SqliteLog, clock: FakeClock) -> None:

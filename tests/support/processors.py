@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel
 
-from hub.domain.processor import Emit, Processor, Step
+from hub.domain.processor import Emit, EventProcessor, Step
 from hub.schemas import topics
 from hub.schemas.base import TargetSystem
 from hub.schemas.envelope import Envelope, new_event
@@ -21,7 +21,7 @@ class Count(BaseModel):
     fired: int = 0
 
 
-class CountingProcessor(Processor[Count]):
+class CountingProcessor(EventProcessor[Count]):
     NAME: ClassVar[str] = "counting"
     INPUTS: ClassVar[tuple[str, ...]] = (topics.EVENTS,)
     STATE = Count
