@@ -9,25 +9,65 @@ import logging
 import signal
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from hub.domain.clock import Clock
+from hub.domain.engine import EpisodeEngine
 from hub.domain.processor import Processor
+from hub.domain.rules import BUILTIN_PACKS, RulePack, builtin_pack, parse_rule_pack
 from hub.domain.timeline import TimelineProcessor
+from hub.errors import ConfigurationError
 from hub.settings import HubSettings
 from hub.streams.clock import SystemClock
+from hub.streams.directory import DirectoryHolder
 from hub.streams.ingest import Ingestor
 from hub.streams.runtime import EmbeddedRuntime
 from hub.streams.sqlite_log import SqliteLog
 
 log = logging.getLogger("hub")
 
-ProcessorFactory = Callable[[HubSettings], Processor[Any, Any]]
+@dataclass
+class Resources:
+    """Shared, reloadable data the processors use: the rule pack and the unit directory."""
+
+    pack: RulePack
+    directory: DirectoryHolder
+
+
+def load_resources(settings: HubSettings) -> Resources:
+    """Rule pack (shipped or a file) and unit directory from settings; ConfigurationError if bad."""
+    name = settings.engine.rule_pack
+    if name in BUILTIN_PACKS:
+        pack = builtin_pack(name)
+    else:
+        path = Path(name)
+        try:
+            pack = parse_rule_pack(path.read_text(encoding="utf-8"), str(path))
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read the rule pack: {exc.strerror}", file=name) from None
+    return Resources(pack, DirectoryHolder(settings.engine.directory))
+
+
+def _engine(settings: HubSettings, resources: Resources) -> Processor[Any, Any]:
+    secret = settings.engine.patient_key_secret.get_secret_value().encode()
+    return EpisodeEngine(resources.pack, resources.directory.current, secret)
+
+
+def engine_for(settings: HubSettings) -> EpisodeEngine:
+    """The process engine alone (for simulations and reports)."""
+    engine = _engine(settings, load_resources(settings))
+    assert isinstance(engine, EpisodeEngine)
+    return engine
+
+
+ProcessorFactory = Callable[[HubSettings, Resources], Processor[Any, Any]]
 
 PROCESSORS: dict[str, ProcessorFactory] = {
-    TimelineProcessor.NAME: lambda settings: TimelineProcessor(),
+    TimelineProcessor.NAME: lambda settings, resources: TimelineProcessor(),
+    EpisodeEngine.NAME: _engine,
 }
 """Every processor the embedded runtime runs, by name. Register new ones here."""
 
@@ -41,6 +81,7 @@ class Hub:
     log: SqliteLog
     ingestor: Ingestor
     runtime: EmbeddedRuntime
+    resources: Resources
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -53,6 +94,7 @@ def build_hub(settings: HubSettings, *, clock: Clock | None = None,
               processors: list[str] | None = None) -> Hub:
     """Open the log and build ingest and runtime with the registered processors."""
     clock = clock or SystemClock()
+    resources = load_resources(settings)
     sqlite = SqliteLog(
         settings.log.path,
         default_partitions=settings.log.partitions,
@@ -62,11 +104,11 @@ def build_hub(settings: HubSettings, *, clock: Clock | None = None,
     names = processors if processors is not None else list(PROCESSORS)
     runtime = EmbeddedRuntime(
         sqlite,
-        [PROCESSORS[n](settings) for n in names],
+        [PROCESSORS[n](settings, resources) for n in names],
         clock,
         batch_size=settings.runtime.batch_size,
     )
-    return Hub(settings, clock, sqlite, Ingestor(sqlite, clock), runtime)
+    return Hub(settings, clock, sqlite, Ingestor(sqlite, clock), runtime, resources)
 
 
 class _EmbeddedServer(uvicorn.Server):

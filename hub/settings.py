@@ -46,6 +46,22 @@ class RuntimeSettings(_Component):
     max_lag: int = Field(default=10_000, ge=0, description="/ready fails above this many unread records.")
 
 
+class EngineSettings(_Component):
+    """The process engine: which rule pack, which unit directory."""
+
+    rule_pack: str = Field(
+        default="vasterbotten",
+        description="A shipped rule pack (vasterbotten, norrbotten, gavleborg, stockholm) or the "
+        "path of a pack file (YAML).")
+    directory: Path | None = Field(
+        default=None, description="Unit directory file (YAML); reloadable while running. Without "
+        "it meddelanden are not routed.")
+    patient_key_secret: SecretStr = Field(
+        default=SecretStr("change-me-in-production"),
+        description="Key of the patient hash that links a patient's episodes (readmissions) "
+        "without storing the personnummer. Keep it stable: changing it breaks the links.")
+
+
 class Role(StrEnum):
     """What an API caller may see."""
 
@@ -93,6 +109,7 @@ class HubSettings(BaseSettings):
 
     log: LogSettings = LogSettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    engine: EngineSettings = EngineSettings()
     api: ApiSettings = ApiSettings()
     demo: DemoSettings = DemoSettings()
     timezone: Literal["Europe/Stockholm"] = Field(

@@ -42,7 +42,7 @@ def sample_payloads() -> list[p.Payload]:
                     changed=True)
     return [
         p.PatientAdmitted(patient=patient(), ward=WARD, admitted_at=t(0), visit_number="V1",
-                          estimated_discharge=dt.date(2026, 3, 6)),
+                          estimated_discharge=dt.date(2026, 3, 6), needs=needs),
         p.PatientRegistered(patient=patient(), unit=WARD, registered_at=t(0)),
         p.AdmissionNoticeSent(notice_id="N1", sender=WARD, patient=patient(),
                               estimated_discharge=dt.date(2026, 3, 6), needs=needs,
@@ -76,6 +76,8 @@ def sample_payloads() -> list[p.Payload]:
         p.DischargeDocumentsAvailable(unit=WARD, documents=frozenset({"epikris"}),
                                       available_at=t(80)),
         p.PatientInformationGiven(unit=WARD, given_to="patient", given_at=t(79)),
+        p.ReadmissionLinked(previous_episode="VLL-2026-000000", previous_discharged_at=t(-100),
+                            admitted_at=t(0), days_after_discharge=4),
         o.AlertRaised(alert_id="A1", rule="admission_notice", rule_source="vasterbotten#x",
                       responsible_unit=WARD, municipality="2480", deadline=t(24), raised_at=t(24)),
         o.AlertEscalated(alert_id="A1", level=2, escalated_at=t(30)),
@@ -83,7 +85,7 @@ def sample_payloads() -> list[p.Payload]:
                         lateness_seconds=25200),
         o.DeliveryRequested(delivery_id="D1", idempotency_key="K1", receiver=SOC,
                             system=TargetSystem.PRATOR, message_type="admission_notice_sent",
-                            source_event_id="E1"),
+                            source_event_id="E1", content={"type": "se.svu.sip_held.v1", "data": {}}),
         o.DeliveryStatusChanged(delivery_id="D1", status=o.DeliveryStatus.DELIVERED, at=t(2)),
     ]
 

@@ -157,10 +157,6 @@ class Simulator:
         stay_days = rng.uniform(2, 7)
         estimated = (t0 + dt.timedelta(days=stay_days)).date()
         care = CareType.PSYCHIATRIC if ep.psych else CareType.SOMATIC
-        ep.emit(t0, PatientAdmitted(patient=ep.patient, ward=ep.ward.hsa_id, admitted_at=t0,
-                                    care_type=care, visit_number=f"V{index:07d}",
-                                    estimated_discharge=estimated), ehr)
-
         expected = {Service.SOCIAL_SERVICES}
         if rng.random() < 0.6:
             expected.add(Service.MUNICIPAL_HEALTH_CARE)
@@ -169,6 +165,11 @@ class Simulator:
         existing = frozenset(s for s in expected if rng.random() < 0.5)
         needs = Needs(existing=existing, expected=frozenset(expected),
                       changed=existing != frozenset(expected))
+        # Most needs are known at the ankomstsamtal (S2); the rest only from the notice.
+        ep.emit(t0, PatientAdmitted(patient=ep.patient, ward=ep.ward.hsa_id, admitted_at=t0,
+                                    care_type=care, visit_number=f"V{index:07d}",
+                                    estimated_discharge=estimated,
+                                    needs=needs if rng.random() < 0.8 else None), ehr)
         recipients = [u.social_services[k.code].hsa_id]
         if Service.MUNICIPAL_HEALTH_CARE in expected:
             recipients.append(u.municipal_health[k.code].hsa_id)

@@ -24,11 +24,17 @@ M = TypeVar("M", bound=BaseModel)
 
 @dataclass(frozen=True, slots=True)
 class Emit:
-    """One output event for a topic, keyed (normally by the episode id)."""
+    """One output record for a topic, keyed (normally by the episode id): a canonical event, or
+    another record of the canonical model (e.g. a DeadLetter)."""
 
     topic: str
     key: str
-    event: Envelope
+    event: BaseModel
+
+    def to_bytes(self) -> bytes:
+        if isinstance(self.event, Envelope):
+            return self.event.to_json()
+        return self.event.model_dump_json().encode()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,13 @@ from hub import __version__
 from hub.schemas.envelope import ALL_PAYLOADS, EVENT_CLASSES, CanonicalEvent, event_type, schema_urn
 from hub.schemas.operations import AuditRecord, DeadLetter
 from hub.schemas.payloads import PROCESS_PAYLOADS, Payload
+from hub.schemas.report import EpisodeReport
 from hub.schemas.topics import TOPICS, TopicSpec
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-RECORDS: dict[str, type[BaseModel]] = {"dead_letter": DeadLetter, "audit_record": AuditRecord}
+RECORDS: dict[str, type[BaseModel]] = {
+    "dead_letter": DeadLetter, "audit_record": AuditRecord, "episode_report": EpisodeReport,
+}
 
 
 def _dump(doc: dict[str, Any]) -> str:

@@ -239,6 +239,12 @@ def validate_hsa_id(raw: str) -> str:
     return raw
 
 
+def is_municipal_unit(hsa_id: str) -> bool:
+    """A kommun's unit: its organisationsnummer has the juridisk form of a kommun (2120…),
+    where a region's begins 2321…"""
+    return hsa_id.startswith("SE2120")
+
+
 def validate_kommunkod(raw: str) -> str:
     """Four digits of a shipped kommun (the first two are its länskod)."""
     if not re.fullmatch(r"\d{4}", raw):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, field_serializer, field_validator
 
@@ -75,6 +75,10 @@ class DeliveryRequested(Payload):
     message_type: str = Field(min_length=1, max_length=100)
     source_event_id: str = Field(min_length=1, max_length=200)
     handover: bool = Field(default=False, description="Open history re-sent after a cutover.")
+    content: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The meddelande to render: the source event's CloudEvents type and data.",
+    )
 
 
 class DeliveryStatusChanged(Payload):

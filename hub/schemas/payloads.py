@@ -81,6 +81,11 @@ class PatientAdmitted(Payload):
     care_type: CareType = CareType.SOMATIC
     visit_number: str | None = Field(default=None, max_length=64, description="PV1-19")
     estimated_discharge: dt.date | None = Field(default=None, description="PV2-9")
+    needs: Needs | None = Field(
+        default=None,
+        description="Insatser known at admission (ankomstsamtal, existing insatser): arms the "
+        "24-hour deadline of the inskrivningsmeddelande before the notice itself arrives.",
+    )
 
 
 class PatientRegistered(Payload):
@@ -331,6 +336,17 @@ class PatientInformationGiven(Payload):
     given_at: Instant
 
 
+class ReadmissionLinked(Payload):
+    """Återinskrivning: this vårdtillfälle began within the rule pack's window (30 days) after
+    the discharge of an earlier one of the same patient (Socialstyrelsen's indicator, W19)."""
+
+    EVENT_NAME: ClassVar[str] = "readmission_linked"
+    previous_episode: str = Field(min_length=1, max_length=128)
+    previous_discharged_at: Instant
+    admitted_at: Instant
+    days_after_discharge: int = Field(ge=0)
+
+
 PROCESS_PAYLOADS: tuple[type[Payload], ...] = (
     PatientAdmitted,
     PatientRegistered,
@@ -358,5 +374,6 @@ PROCESS_PAYLOADS: tuple[type[Payload], ...] = (
     PatientRecordsMerged,
     DischargeDocumentsAvailable,
     PatientInformationGiven,
+    ReadmissionLinked,
 )
 """Every fact about a vårdtillfälle that travels on ``svu.events``."""

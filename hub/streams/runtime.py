@@ -225,7 +225,7 @@ class EmbeddedRuntime:
         dirty[key] = step.state
         timers[key] = _ms(step.wake_at) if step.wake_at is not None else None
         for emit in step.emits:
-            out.append(Append(emit.topic, emit.key, emit.event.to_json()))
+            out.append(Append(emit.topic, emit.key, emit.to_bytes()))
 
     @staticmethod
     def _write(tx: Any, proc: Processor[Any, Any], dirty: dict[str, Any],

@@ -58,7 +58,7 @@ def test_replay_rebuilds_the_same_read_models(events_file: Path, tmp_path: Path)
         before = dict(log.scan_states(TimelineProcessor.NAME))
     result = runner.invoke(app, ["replay", "--data", str(db)])
     assert result.exit_code == 0, result.output
-    assert f"replayed {len(events_file.read_bytes().splitlines()) - 2} records" in result.output
+    assert f"replayed {len(events_file.read_bytes().splitlines()) - 2} events" in result.output
     with SqliteLog(db) as log:
         assert dict(log.scan_states(TimelineProcessor.NAME)) == before
     assert runner.invoke(app, ["replay", "--data", str(db), "--processor", "nope"]).exit_code == 2

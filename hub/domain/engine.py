@@ -1,0 +1,149 @@
+"""The process engine: one state per vårdtillfälle, every deadline of the law and the county
+agreement, routing of each meddelande to its receivers, and alerts.
+
+Pure: ``on_event``/``on_timer`` take ``now`` and return the new state, the records to publish
+(alerts on ``svu.alerts``, deliveries on ``svu.deliveries.<system>.<receiver>``, dead letters
+for what cannot be routed) and the next wake-up. The rule pack and the unit directory are data,
+handed in by the composition root; the directory may be replaced while running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from typing import ClassVar
+
+from hub.domain import alerting, deadlines
+from hub.domain.directory import UnitDirectory
+from hub.domain.episode import EpisodeState, apply
+from hub.domain.processor import Emit, EventProcessor, Step
+from hub.domain.routing import Receiver, receivers, requirements
+from hub.domain.rules import RulePack
+from hub.schemas import payloads as p
+from hub.schemas import topics
+from hub.schemas.base import UnitKind
+from hub.schemas.envelope import Envelope, new_event
+from hub.schemas.operations import DeadLetter, DeliveryRequested
+
+SOURCE = "/hub/engine"
+
+ROUTED: tuple[type[p.Payload], ...] = (
+    p.AdmissionNoticeSent, p.AdmissionNoticeUpdated, p.EstimatedDischargeDateChanged,
+    p.PlanningBasisUpdated, p.CareContactAssigned, p.ReadyForDischarge, p.ReadyForDischargeWithdrawn,
+    p.SipInvitationSent, p.DischargeNoticeSent,
+)
+"""Meddelanden from the slutenvård or the FVK that go to every unit the category requires."""
+
+TO_WARD: tuple[type[p.Payload], ...] = (p.MunicipalityReady, p.MessageAcknowledged)
+"""Meddelanden from the kommun or a receiving unit that go back to the ward."""
+
+
+def idempotency_key(source_message_id: str, receiver: str) -> str:
+    """Same source message, same receiver → same key: a re-send never makes a second message."""
+    return hashlib.sha256(f"{source_message_id}|{receiver}".encode()).hexdigest()[:32]
+
+
+class EpisodeEngine(EventProcessor[EpisodeState]):
+    """The SVU process engine over ``svu.events``, keyed by episode."""
+
+    NAME: ClassVar[str] = "engine"
+    INPUTS: ClassVar[tuple[str, ...]] = (topics.EVENTS,)
+    STATE = EpisodeState
+
+    def __init__(self, pack: RulePack, directory: Callable[[], UnitDirectory | None],
+                 secret: bytes) -> None:
+        self.pack = pack
+        self.directory = directory
+        self.secret = secret
+
+    def on_event(self, state: EpisodeState | None, key: str, event: Envelope,
+                 now: dt.datetime) -> Step[EpisodeState]:
+        current = state or EpisodeState(episode_id=key)
+        new, changed = apply(current, event, secret=self.secret)
+        if not changed:
+            return Step(current, (), current.wake)
+        emits = self._route(new, key, event)
+        return self._evaluate(new, key, now, emits)
+
+    def on_timer(self, state: EpisodeState, key: str, now: dt.datetime) -> Step[EpisodeState]:
+        return self._evaluate(state, key, now, [])
+
+    # ── alerts ──────────────────────────────────────────────────────────────────────────────
+
+    def _evaluate(self, s: EpisodeState, key: str, now: dt.datetime,
+                  emits: list[Emit]) -> Step[EpisodeState]:
+        pack = self.pack.for_municipality(s.municipality)
+        found = deadlines.derive(s, self.pack)
+        alerts, transitions, wake = alerting.evaluate(s, found, pack.escalation.after, now)
+        s = s.model_copy(update={"alerts": alerts})
+        alerts, quality = alerting.quality_alerts(s, f"{pack.id}: data quality")
+        s = s.model_copy(update={"alerts": alerts, "wake": wake})
+        for t in [*quality, *transitions]:
+            name = type(t.payload).EVENT_NAME
+            aid = getattr(t.payload, "alert_id", "")
+            level = getattr(t.payload, "level", 0)
+            ev = new_event(t.payload, episode_id=key, source=SOURCE,
+                           source_message_id=f"{aid}:{name}:{level}", time=t.at, received_at=t.at)
+            emits.append(Emit(topics.ALERTS, key, ev))
+        return Step(s, tuple(emits), wake)
+
+    # ── routing ─────────────────────────────────────────────────────────────────────────────
+
+    def _route(self, s: EpisodeState, key: str, event: Envelope) -> list[Emit]:
+        directory = self.directory()
+        if directory is None or not isinstance(event.data, ROUTED + TO_WARD):
+            return []
+        day = event.time.astimezone(dt.UTC).date()
+        if isinstance(event.data, TO_WARD):
+            if isinstance(event.data, p.MessageAcknowledged) or s.ward is None:
+                return []
+            system = directory.system_on(s.ward, day)
+            if system is None:
+                return self._unroutable(s, key, event, f"ward {s.ward} is not in the unit directory")
+            targets = [Receiver(s.ward, UnitKind.INPATIENT_WARD, system, None)]
+        else:
+            category = deadlines.category_of(s)
+            if category is None:
+                return self._unroutable(s, key, event, "the patient's needs (insatser) are not known yet")
+            if not requirements(category).in_scope:
+                return []
+            targets, missing = receivers(category, municipality=s.municipality,
+                                         listed_unit=s.listed_unit, directory=directory, on=day)
+            out = []
+            for gap in missing:
+                out += self._unroutable(s, key, event, f"no {gap.kind.value} receiver: {gap.reason}")
+            targets = [r for r in targets if r.hsa_id != _sender(event.data)]
+            return out + [self._delivery(key, event, r) for r in targets]
+        return [self._delivery(key, event, r) for r in targets]
+
+    @staticmethod
+    def _delivery(key: str, event: Envelope, r: Receiver) -> Emit:
+        ikey = idempotency_key(event.source_message_id, r.hsa_id)
+        payload = DeliveryRequested(
+            delivery_id=f"{event.id}:{r.hsa_id}", idempotency_key=ikey, receiver=r.hsa_id,
+            system=r.system, message_type=type(event.data).EVENT_NAME, source_event_id=event.id,
+            content={"type": event.type, "time": event.time.isoformat(),
+                     "data": event.data.model_dump(mode="json", exclude_none=True)})
+        out = new_event(payload, episode_id=key, source=SOURCE,
+                        source_message_id=f"{event.source_message_id}:{r.hsa_id}",
+                        time=event.time, received_at=event.received_at)
+        return Emit(topics.deliveries(r.system.value, r.hsa_id), key, out)
+
+    @staticmethod
+    def _unroutable(s: EpisodeState, key: str, event: Envelope, reason: str) -> list[Emit]:
+        code = f"unroutable_{type(event.data).EVENT_NAME}"
+        if code not in s.quality:
+            s.quality[code] = event.time
+        letter = DeadLetter(source="routing", source_message_id=event.source_message_id,
+                            reason=f"cannot route {type(event.data).EVENT_NAME}: {reason}",
+                            raw=event.to_json(), received_at=event.received_at)
+        return [Emit(topics.dlq("routing"), key, letter)]
+
+
+def _sender(data: p.Payload) -> str | None:
+    for field in ("sender", "unit"):
+        value = getattr(data, field, None)
+        if isinstance(value, str):
+            return value
+    return None
