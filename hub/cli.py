@@ -116,7 +116,13 @@ def demo(
     demo_key = ApiKey(key=settings.demo.api_key, principal="demo-ops", role=Role.OPS_ADMIN)
     api = settings.api.model_copy(update={"keys": (*settings.api.keys, demo_key),
                                           **({"port": port} if port is not None else {})})
-    settings = settings.model_copy(update={"api": api})
+    engine = settings.engine
+    if engine.directory is None:  # the demo county's synthetic units, unless configured
+        from importlib.resources import files
+
+        directory = Path(str(files("hub.demo") / "data" / f"directory-{county}.yaml"))
+        engine = engine.model_copy(update={"directory": directory, "rule_pack": county})
+    settings = settings.model_copy(update={"api": api, "engine": engine})
     if fresh:
         for suffix in ("", "-wal", "-shm"):
             Path(str(settings.log.path) + suffix).unlink(missing_ok=True)

@@ -92,9 +92,8 @@ def validate(model: type[M], doc: Any, filename: str, *, at: tuple[int | str, ..
         err = exc.errors(include_input=False, include_url=False)[0]
         loc = (*at, *err["loc"])
         field = ".".join(str(p) for p in loc) or None
-        root = doc
-        raise ConfigurationError(err["msg"], file=filename, line=_line_of(root, tuple(err["loc"])),
-                                 field=field) from None
+        raise ConfigurationError(err["msg"].removeprefix("Value error, "), file=filename,
+                                 line=_line_of(doc, tuple(err["loc"])), field=field) from None
 
 
 def line_of(doc: Any, loc: tuple[int | str, ...]) -> int | None:

@@ -11,7 +11,15 @@ from functools import cache
 from importlib.resources import files
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from hub.domain.configfile import load_yaml, validate
 from hub.errors import ConfigurationError
@@ -96,13 +104,22 @@ class RulePack(_Rules):
 
     _effective: dict[str | None, RulePack] = PrivateAttr(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _overrides_valid(self) -> RulePack:
-        for kod, override in self.municipalities.items():
-            if not (len(kod) == 4 and kod.isdigit() and kod[:2] == self.lanskod):
-                raise ValueError(f"override for {kod}: not a kommunkod of län {self.lanskod}")
+    @field_validator("municipalities")
+    @classmethod
+    def _overrides_valid(
+        cls, value: dict[str, dict[str, Any]], info: ValidationInfo
+    ) -> dict[str, dict[str, Any]]:
+        lanskod = info.data.get("lanskod", "")
+        for kod, override in value.items():
+            if not (len(kod) == 4 and kod.isdigit() and kod[:2] == lanskod):
+                raise ValueError(f"override for {kod}: not a kommunkod of län {lanskod}")
             if "municipalities" in override or "id" in override:
                 raise ValueError(f"override for {kod}: may not change 'id' or 'municipalities'")
+        return value
+
+    @model_validator(mode="after")
+    def _overrides_merge(self) -> RulePack:
+        for override in self.municipalities.values():
             self._merged(override)
         return self
 
