@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import foundation
+from bench import engine, foundation
 
-BENCHMARKS = {"foundation": foundation.main}
+BENCHMARKS = {"foundation": foundation.main, "engine": engine.main}
 
 
 def main() -> None:

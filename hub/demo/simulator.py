@@ -41,6 +41,7 @@ from hub.schemas.payloads import (
     PlanningBasisUpdated,
     PlanningSection,
     ReadyForDischarge,
+    SipHeld,
     SipInvitationSent,
 )
 
@@ -188,9 +189,10 @@ class Simulator:
         ep.emit(t_notice, EstimatedDischargeDateSet(date=estimated, unit=ep.ward.hsa_id), spu)
 
         for unit in recipients:
-            if rng.random() < 0.15:
+            if rng.random() < 0.1:
                 continue  # kvittering never comes: the missing-kvittering alert
-            at = _next_kvittering(t_notice) + dt.timedelta(minutes=rng.uniform(-20, 90))
+            at = max(t_notice + dt.timedelta(minutes=1),
+                     _next_kvittering(t_notice) + dt.timedelta(minutes=rng.uniform(-120, 15)))
             ep.emit(at, MessageAcknowledged(message_id=notice.notice_id, unit=unit,
                                             acknowledged_at=at), kommun_src)
 
@@ -198,10 +200,11 @@ class Simulator:
                              ColourTrack.BLUE]) if needs.changed else ColourTrack.GREEN
         t_plan = t_notice + dt.timedelta(hours=rng.uniform(2, 30))
         sections = tuple(
-            PlanningSection(code=s, status=AnswerStatus.UNKNOWN if rng.random() < 0.1
+            PlanningSection(code=s, status=AnswerStatus.UNKNOWN if rng.random() < 0.03
                             else AnswerStatus.ANSWERED) for s in SECTIONS)
         ep.emit(t_plan, PlanningBasisUpdated(unit=ep.ward.hsa_id, sections=sections,
                                              colour=colour, updated_at=t_plan), spu)
+        answered = tuple(PlanningSection(code=s, status=AnswerStatus.ANSWERED) for s in SECTIONS)
         if u.primary_care[k.code].hsa_id in recipients:
             t_fvk = t_notice + dt.timedelta(hours=rng.uniform(3, 48))
             ep.emit(t_fvk, CareContactAssigned(unit=u.primary_care[k.code].hsa_id,
@@ -216,19 +219,30 @@ class Simulator:
                 previous=estimated, date=new, unit=ep.ward.hsa_id, reason="Försämring"), spu)
         ep.emit(t_ready, ReadyForDischarge(sender=ep.ward.hsa_id, assessed_at=t_ready,
                                            recipients=tuple(recipients)), spu)
+        t_kommun = t_ready + dt.timedelta(hours=rng.uniform(4, 60))
+        t_out = max(t_kommun, t_ready) + dt.timedelta(hours=rng.uniform(1, 30))
+        # The planeringsunderlag is kept up to date through the stay (S2) …
+        t_next = t_plan + dt.timedelta(hours=rng.uniform(20, 40))
+        while t_next < t_out:
+            ep.emit(t_next, PlanningBasisUpdated(unit=ep.ward.hsa_id, sections=answered,
+                                                 colour=colour, updated_at=t_next), spu)
+            t_next += dt.timedelta(hours=rng.uniform(20, 40) if rng.random() < 0.9 else 60)
         if u.primary_care[k.code].hsa_id in recipients:
-            late_sip = rng.random() < 0.2
+            late_sip = rng.random() < 0.15
             t_sip = t_ready + dt.timedelta(days=rng.uniform(3.2, 5) if late_sip else rng.uniform(0.2, 2.5))
+            window = {ColourTrack.GREEN: (7, 21), ColourTrack.YELLOW: (1, 6),
+                      ColourTrack.RED: (-1, 0)}.get(colour, (7, 21))
+            meeting = t_out + dt.timedelta(days=rng.uniform(*window))
             ep.emit(t_sip, SipInvitationSent(sender=u.primary_care[k.code].hsa_id,
-                                             meeting_at=t_sip + dt.timedelta(days=7),
-                                             place="Hemma hos patienten",
+                                             meeting_at=meeting, place="Hemma hos patienten",
                                              participants=tuple(recipients)), spu,
                     "late SIP invitation" if late_sip else "")
-        t_kommun = t_ready + dt.timedelta(hours=rng.uniform(4, 60))
+            if rng.random() < 0.85:
+                held = max(meeting, t_sip + dt.timedelta(hours=1))
+                ep.emit(held, SipHeld(unit=u.primary_care[k.code].hsa_id, held_at=held), spu)
         ep.emit(t_kommun, MunicipalityReady(municipality=k.code, unit=recipients[0],
                                             sol_services=("hemtjänst", "trygghetslarm"),
                                             hsl_services=("läkemedelshantering",)), kommun_src)
-        t_out = max(t_kommun, t_ready) + dt.timedelta(hours=rng.uniform(1, 30))
         ep.emit(t_out, PatientInformationGiven(unit=ep.ward.hsa_id, given_to="patient",
                                                given_at=t_out - dt.timedelta(hours=1)), spu)
         ep.emit(t_out, DischargeDocumentsAvailable(unit=ep.ward.hsa_id,

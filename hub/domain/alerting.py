@@ -33,35 +33,38 @@ def alert_id(episode_id: str, deadline: Deadline) -> str:
 def evaluate(state: EpisodeState, deadlines: list[Deadline], escalation: tuple[dt.timedelta, ...],
              now: dt.datetime) -> tuple[dict[str, AlertState], list[Transition], dt.datetime | None]:
     """New alert states, the transitions to publish (in time order), and the next wake-up."""
-    alerts = {k: v.model_copy() for k, v in state.alerts.items()}
+    alerts = dict(state.alerts)
     out: list[Transition] = []
     wake: list[dt.datetime] = []
     live: set[str] = set()
     for d in deadlines:
         aid = alert_id(state.episode_id, d)
         live.add(aid)
-        st = alerts.get(aid) or AlertState()
+        st = alerts.get(aid) or _NONE
         if d.met_at is not None and d.met_at <= d.due:
             if st.raised_at is not None and st.resolved_at is None:
                 # raised while the message was under way: it was sent in time after all
-                st.resolved_at = max(d.met_at, st.raised_at)
-                out.append(Transition(st.resolved_at, AlertResolved(
-                    alert_id=aid, resolved_at=st.resolved_at, resolution="message_arrived",
+                resolved = max(d.met_at, st.raised_at)
+                alerts[aid] = st.model_copy(update={"resolved_at": resolved})
+                out.append(Transition(resolved, AlertResolved(
+                    alert_id=aid, resolved_at=resolved, resolution="message_arrived",
                     lateness_seconds=0)))
-                alerts[aid] = st
             continue
         if now < d.due:
             wake.append(d.due)
             continue
-        if st.raised_at is None:
-            st.raised_at, st.level = d.due, 1
+        if st.resolved_at is not None and (d.met_at is None or st.resolved_at == d.met_at):
+            continue  # done: nothing can change for this alert any more
+        level, raised_at, resolved_at = st.level, st.raised_at, st.resolved_at
+        if raised_at is None:
+            raised_at, level = d.due, 1
             out.append(Transition(d.due, AlertRaised(
                 alert_id=aid, rule=d.rule, rule_source=d.source, responsible_unit=d.responsible,
                 municipality=state.municipality, deadline=d.due, raised_at=d.due, level=1)))
         resolved_by = d.met_at if d.met_at is not None and d.met_at <= now else None
-        for level, delay in enumerate(escalation, start=2):
+        for next_level, delay in enumerate(escalation, start=2):
             at = d.due + delay
-            if st.level >= level or st.resolved_at is not None:
+            if level >= next_level or resolved_at is not None:
                 continue
             if resolved_by is not None and resolved_by <= at:
                 break
@@ -69,27 +72,34 @@ def evaluate(state: EpisodeState, deadlines: list[Deadline], escalation: tuple[d
                 if resolved_by is None:
                     wake.append(at)
                 break
-            st.level = level
+            level = next_level
             out.append(Transition(at, AlertEscalated(alert_id=aid, level=level, escalated_at=at)))
-        if resolved_by is not None and st.resolved_at is None:
-            st.resolved_at = resolved_by
+        if resolved_by is not None and resolved_at is None:
+            resolved_at = resolved_by
             lateness = int((resolved_by - d.due).total_seconds())
             out.append(Transition(resolved_by, AlertResolved(
                 alert_id=aid, resolved_at=resolved_by, resolution="message_arrived",
                 lateness_seconds=max(0, lateness))))
-        alerts[aid] = st
+        new = AlertState(level=level, raised_at=raised_at, resolved_at=resolved_at)
+        if new != st:
+            alerts[aid] = new
     for aid, st in sorted(alerts.items()):
         if aid not in live and st.raised_at is not None and st.resolved_at is None:
-            st.resolved_at = max(now, st.raised_at)
-            out.append(Transition(st.resolved_at, AlertResolved(
-                alert_id=aid, resolved_at=st.resolved_at, resolution="no_longer_required")))
+            resolved = max(now, st.raised_at)
+            alerts[aid] = st.model_copy(update={"resolved_at": resolved})
+            out.append(Transition(resolved, AlertResolved(
+                alert_id=aid, resolved_at=resolved, resolution="no_longer_required")))
     out.sort(key=lambda t: (t.at, _order(t.payload)))
     return alerts, out, min(wake) if wake else None
 
 
-def quality_alerts(state: EpisodeState, source: str) -> tuple[dict[str, AlertState], list[Transition]]:
+_NONE = AlertState()
+
+
+def quality_alerts(state: EpisodeState, alerts: dict[str, AlertState],
+                   source: str) -> tuple[dict[str, AlertState], list[Transition]]:
     """Data-quality findings (impossible sequences, unroutable messages) as alerts, once each."""
-    alerts = dict(state.alerts)
+    alerts = dict(alerts)
     out = []
     for code, at in sorted(state.quality.items()):
         aid = f"{state.episode_id}:data_quality:{code}"

@@ -36,6 +36,7 @@ def _non_working(year: int) -> frozenset[dt.date]:
     return frozenset(days)
 
 
+@lru_cache(maxsize=8192)
 def is_working_day(day: dt.date) -> bool:
     """Monday–Friday, not a public holiday, not midsommarafton, julafton or nyårsafton."""
     return day.weekday() < 5 and day not in _non_working(day.year)
@@ -55,6 +56,7 @@ def _utc(local: dt.datetime) -> dt.datetime:
     return as_utc
 
 
+@lru_cache(maxsize=65536)
 def at_local(day: dt.date, time: dt.time) -> dt.datetime:
     """``time`` on ``day`` in Stockholm, as UTC."""
     return _utc(dt.datetime.combine(day, time, STOCKHOLM))
@@ -85,6 +87,7 @@ def end_of_local_day(day_of: dt.datetime) -> dt.datetime:
     return at_local(local_date(day_of), dt.time(23, 59, 59, 999999))
 
 
+@lru_cache(maxsize=65536)
 def next_kvittering(received: dt.datetime, policy: KvitteringPolicy) -> dt.datetime:
     """The first kvitteringstid strictly after ``received`` (local); under ``roll_forward``
     only on working days (domain.md §1.3; weekends and röda dagar are the pack's policy)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hub.domain import calendar as cal
 from hub.domain.episode import EpisodeState
@@ -57,9 +58,13 @@ def category_of(s: EpisodeState) -> Category | None:
     """The A–E planning category, once the needs are known."""
     if not s.needs_known:
         return None
-    needs = Needs(existing=frozenset(Service(v) for v in s.existing),
-                  expected=frozenset(Service(v) for v in s.expected), changed=s.needs_changed)
-    return categorise(needs)
+    return _category(tuple(s.existing), tuple(s.expected))
+
+
+@lru_cache(maxsize=256)
+def _category(existing: tuple[str, ...], expected: tuple[str, ...]) -> Category:
+    return categorise(Needs(existing=frozenset(Service(v) for v in existing),
+                            expected=frozenset(Service(v) for v in expected)))
 
 
 def derive(s: EpisodeState, pack: RulePack) -> list[Deadline]:
@@ -178,7 +183,7 @@ def _planning(s: EpisodeState, pack: RulePack) -> list[Deadline]:
         if end is not None and due >= end:
             break
         met = bases[i + 1] if i + 1 < len(bases) else None
-        out.append(Deadline("planning_basis_stale", base.strftime("%Y%m%dT%H%M%S"), due, met, s.ward,
+        out.append(Deadline("planning_basis_stale", f"{base:%Y%m%dT%H%M%S}", due, met, s.ward,
                             pack.source_of("planning_basis_stale_hours")))
     for rule, changed in (("planning_basis_outdated_date", s.estimate_changed_at),
                           ("planning_basis_outdated_ready", s.ready_at)):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hub.domain import alerting, deadlines
 from hub.domain.directory import UnitDirectory
@@ -76,15 +76,16 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
         pack = self.pack.for_municipality(s.municipality)
         found = deadlines.derive(s, self.pack)
         alerts, transitions, wake = alerting.evaluate(s, found, pack.escalation.after, now)
-        s = s.model_copy(update={"alerts": alerts})
-        alerts, quality = alerting.quality_alerts(s, f"{pack.id}: data quality")
-        s = s.model_copy(update={"alerts": alerts, "wake": wake})
+        alerts, quality = alerting.quality_alerts(s, alerts, f"{pack.id}: data quality")
+        if alerts != s.alerts or wake != s.wake:
+            s = s.model_copy(update={"alerts": alerts, "wake": wake})
         for t in [*quality, *transitions]:
             name = type(t.payload).EVENT_NAME
             aid = getattr(t.payload, "alert_id", "")
             level = getattr(t.payload, "level", 0)
             ev = new_event(t.payload, episode_id=key, source=SOURCE,
-                           source_message_id=f"{aid}:{name}:{level}", time=t.at, received_at=t.at)
+                           source_message_id=f"{aid}:{name}:{level}", time=t.at, received_at=t.at,
+                           trusted=True)
             emits.append(Emit(topics.ALERTS, key, ev))
         return Step(s, tuple(emits), wake)
 
@@ -114,31 +115,37 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
             for gap in missing:
                 out += self._unroutable(s, key, event, f"no {gap.kind.value} receiver: {gap.reason}")
             targets = [r for r in targets if r.hsa_id != _sender(event.data)]
-            return out + [self._delivery(key, event, r) for r in targets]
-        return [self._delivery(key, event, r) for r in targets]
+            content = _content(event)
+            return out + [self._delivery(key, event, r, content) for r in targets]
+        return [self._delivery(key, event, r, _content(event)) for r in targets]
 
     @staticmethod
-    def _delivery(key: str, event: Envelope, r: Receiver) -> Emit:
+    def _delivery(key: str, event: Envelope, r: Receiver, content: dict[str, Any]) -> Emit:
         ikey = idempotency_key(event.source_message_id, r.hsa_id)
         payload = DeliveryRequested(
             delivery_id=f"{event.id}:{r.hsa_id}", idempotency_key=ikey, receiver=r.hsa_id,
             system=r.system, message_type=type(event.data).EVENT_NAME, source_event_id=event.id,
-            content={"type": event.type, "time": event.time.isoformat(),
-                     "data": event.data.model_dump(mode="json", exclude_none=True)})
+            content=content)
         out = new_event(payload, episode_id=key, source=SOURCE,
                         source_message_id=f"{event.source_message_id}:{r.hsa_id}",
-                        time=event.time, received_at=event.received_at)
+                        time=event.time, received_at=event.received_at, trusted=True)
         return Emit(topics.deliveries(r.system.value, r.hsa_id), key, out)
 
     @staticmethod
     def _unroutable(s: EpisodeState, key: str, event: Envelope, reason: str) -> list[Emit]:
         code = f"unroutable_{type(event.data).EVENT_NAME}"
         if code not in s.quality:
-            s.quality[code] = event.time
+            s.quality = {**s.quality, code: event.time}
         letter = DeadLetter(source="routing", source_message_id=event.source_message_id,
                             reason=f"cannot route {type(event.data).EVENT_NAME}: {reason}",
                             raw=event.to_json(), received_at=event.received_at)
         return [Emit(topics.dlq("routing"), key, letter)]
+
+
+def _content(event: Envelope) -> dict[str, Any]:
+    """The meddelande a delivery carries: its type, time and data."""
+    return {"type": event.type, "time": event.time.isoformat(),
+            "data": event.data.model_dump(mode="json", exclude_none=True)}
 
 
 def _sender(data: p.Payload) -> str | None:

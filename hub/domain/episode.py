@@ -25,9 +25,9 @@ from hub.schemas.identifiers import is_municipal_unit
 
 
 class AlertState(BaseModel):
-    """Where one alert of the episode stands (what was already emitted)."""
+    """Where one alert of the episode stands (what was already emitted). Immutable."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     level: int = 0
     raised_at: dt.datetime | None = None
@@ -154,8 +154,9 @@ def apply(state: EpisodeState, event: Envelope, *, secret: bytes) -> tuple[Episo
     keys = (_digest(event.id), _digest(f"{event.source}|{event.source_message_id}|{event.type}"))
     if any(k in state.seen for k in keys):
         return state, False
-    s = state.model_copy(deep=True)
-    s.seen.extend(keys)
+    # A shallow copy: _record replaces, never mutates, the containers it changes.
+    s = state.model_copy()
+    s.seen = [*state.seen, *keys]
     _record(s, event, secret)
     _check_order(s, event)
     return s, True
@@ -213,7 +214,7 @@ def _record(s: EpisodeState, event: Envelope, secret: bytes) -> None:
             s.transferred_at, s.ward = _latest(s.transferred_at, d.transferred_at), d.to_ward
         case p.MessageAcknowledged():
             if d.message_id == s.notice_id or s.notice_id is None:
-                s.acks[d.unit] = min(s.acks.get(d.unit, d.acknowledged_at), d.acknowledged_at)
+                s.acks = {**s.acks, d.unit: min(s.acks.get(d.unit, d.acknowledged_at), d.acknowledged_at)}
         case p.EstimatedDischargeDateSet():
             if s.estimated is None:
                 s.estimated = d.date
@@ -259,8 +260,8 @@ def _record(s: EpisodeState, event: Envelope, secret: bytes) -> None:
         case p.AdmissionCancelled():
             s.cancelled_at = d.cancelled_at
         case p.DischargeDocumentsAvailable():
-            for doc in d.documents:
-                s.documents[doc] = min(s.documents.get(doc, d.available_at), d.available_at)
+            s.documents = {**s.documents, **{doc: min(s.documents.get(doc, d.available_at), d.available_at)
+                                             for doc in d.documents}}
         case p.PatientInformationGiven():
             s.information_at = _earliest(s.information_at, d.given_at)
         case p.ReadmissionLinked():
@@ -303,4 +304,4 @@ def _check_order(s: EpisodeState, event: Envelope) -> None:
 
 def _finding(s: EpisodeState, code: str, at: dt.datetime) -> None:
     if code not in s.quality:
-        s.quality[code] = at
+        s.quality = {**s.quality, code: at}

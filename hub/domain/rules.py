@@ -15,7 +15,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -102,7 +101,6 @@ class RulePack(_Rules):
     escalation: Escalation = Escalation()
     municipalities: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
-    _effective: dict[str | None, RulePack] = PrivateAttr(default_factory=dict)
 
     @field_validator("municipalities")
     @classmethod
@@ -129,23 +127,51 @@ class RulePack(_Rules):
 
     def for_municipality(self, kommunkod: str | None) -> RulePack:
         """The effective pack for a kommun: its overrides merged over the county's values."""
-        found = self._effective.get(kommunkod)
+        cache = _cache(self)
+        found = cache.effective.get(kommunkod)
         if found is None:
             override = self.municipalities.get(kommunkod or "")
             found = self._merged(override) if override else self
             if override:
                 object.__setattr__(found, "id", f"{self.id}/{kommunkod}")
-            self._effective[kommunkod] = found
+            cache.effective[kommunkod] = found
         return found
 
     def source_of(self, field: str) -> str:
         """Where a rule's value comes from, for alerts: ``<pack>.yaml#<field> (<document>)``."""
+        cache = _cache(self)
+        found = cache.sources.get(field)
+        if found is None:
+            found = cache.sources[field] = self._source_of(field)
+        return found
+
+    def _source_of(self, field: str) -> str:
         base = self.id.split("/")[0]
         where = f"{base}.yaml#{field}"
         if "/" in self.id:
             where += f" (kommun {self.id.split('/')[1]})"
         doc = self.sources.get(field.split(".")[0])
         return f"{where} ({doc})" if doc else where
+
+
+class _PackCache:
+    """Derived values of one pack (packs are immutable; the cache keeps its pack alive, so an
+    id() is never reused while its entry exists)."""
+
+    def __init__(self, pack: RulePack) -> None:
+        self.pack = pack
+        self.effective: dict[str | None, RulePack] = {}
+        self.sources: dict[str, str] = {}
+
+
+_CACHES: dict[int, _PackCache] = {}
+
+
+def _cache(pack: RulePack) -> _PackCache:
+    found = _CACHES.get(id(pack))
+    if found is None or found.pack is not pack:
+        found = _CACHES[id(pack)] = _PackCache(pack)
+    return found
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

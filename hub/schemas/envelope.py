@@ -119,16 +119,25 @@ def new_event(
     event_id: str | None = None,
     subject: str | None = None,
     traceparent: str | None = None,
+    trusted: bool = False,
 ) -> Envelope:
     """Wrap a payload in its envelope.
 
     Without ``event_id`` the id is derived from source, source message, type and episode, so that
     the same source message always yields the same event (replays and re-sends stay idempotent).
+    ``trusted`` skips re-validating the envelope for events the hub derives itself from events
+    it already validated (the payload is validated when it is built); times must then be UTC.
     """
     cls = EVENT_CLASSES[type(payload)]
     etype = event_type(type(payload))
     if event_id is None:
         event_id = str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"{source}|{source_message_id}|{etype}|{episode_id}"))
+    if trusted:
+        return cls.model_construct(
+            id=event_id, type=etype, source=source, time=time, subject=subject,
+            episode_id=episode_id, source_message_id=source_message_id, received_at=received_at,
+            traceparent=traceparent, data=payload, specversion="1.0",
+            datacontenttype="application/json", dataschema=schema_urn(type(payload)))
     return cls(
         id=event_id,
         type=etype,
