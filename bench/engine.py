@@ -38,7 +38,7 @@ def through_runtime(lines: list[bytes], folder: Path, end: dt.datetime) -> tuple
     log = SqliteLog(folder / "hub.db")
     Ingestor(log, clock).submit("bench", lines)
     runtime = EmbeddedRuntime(log, [_engine()], clock, batch_size=500)
-    seconds, processed = timed(runtime.run_until_idle)
+    seconds, _ = timed(runtime.run_until_idle)
     engine = _engine()
     sizes_open = []
     for _, raw in log.scan_states(EpisodeEngine.NAME):
