@@ -17,6 +17,7 @@ import uvicorn
 from hub.domain.clock import Clock
 from hub.domain.engine import EpisodeEngine
 from hub.domain.processor import Processor
+from hub.domain.readmission import ReadmissionProcessor
 from hub.domain.rules import BUILTIN_PACKS, RulePack, builtin_pack, parse_rule_pack
 from hub.domain.timeline import TimelineProcessor
 from hub.errors import ConfigurationError
@@ -68,6 +69,7 @@ ProcessorFactory = Callable[[HubSettings, Resources], Processor[Any, Any]]
 PROCESSORS: dict[str, ProcessorFactory] = {
     TimelineProcessor.NAME: lambda settings, resources: TimelineProcessor(),
     EpisodeEngine.NAME: _engine,
+    ReadmissionProcessor.NAME: lambda settings, resources: ReadmissionProcessor(),
 }
 """Every processor the embedded runtime runs, by name. Register new ones here."""
 

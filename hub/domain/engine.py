@@ -24,7 +24,7 @@ from hub.schemas import payloads as p
 from hub.schemas import topics
 from hub.schemas.base import UnitKind
 from hub.schemas.envelope import Envelope, new_event
-from hub.schemas.operations import DeadLetter, DeliveryRequested
+from hub.schemas.operations import DeadLetter, DeliveryRequested, PatientIndexEntry
 
 SOURCE = "/hub/engine"
 
@@ -64,7 +64,22 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
         if not changed:
             return Step(current, (), current.wake)
         emits = self._route(new, key, event)
+        emits += self._patient_index(current, new)
         return self._evaluate(new, key, now, emits)
+
+    def _patient_index(self, old: EpisodeState, new: EpisodeState) -> list[Emit]:
+        """Republish the episode by patient when its admission or discharge changed."""
+        def facts(s: EpisodeState) -> tuple[object, ...]:
+            return (s.patient_key, s.admitted_at, s.is_discharged and s.discharged_at, s.is_cancelled)
+
+        if new.patient_key is None or facts(old) == facts(new):
+            return []
+        entry = PatientIndexEntry(
+            episode_id=new.episode_id, admitted_at=new.admitted_at,
+            discharged_at=new.discharged_at if new.is_discharged else None,
+            cancelled=new.is_cancelled,
+            readmission_days=self.pack.for_municipality(new.municipality).readmission_days)
+        return [Emit(topics.PATIENTS, new.patient_key, entry)]
 
     def on_timer(self, state: EpisodeState, key: str, now: dt.datetime) -> Step[EpisodeState]:
         return self._evaluate(state, key, now, [])

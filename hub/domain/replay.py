@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from hub.domain.engine import EpisodeEngine
 from hub.domain.episode import EpisodeState
 from hub.domain.processor import Emit, Step
+from hub.domain.readmission import PatientEpisodes, ReadmissionProcessor
 from hub.domain.report import episode_report
+from hub.schemas import topics
 from hub.schemas.envelope import Envelope
+from hub.schemas.operations import PatientIndexEntry
 from hub.schemas.report import EpisodeReport
 
 
@@ -46,9 +49,18 @@ def _fire(engine: EpisodeEngine, sim: Simulation, key: str, until: dt.datetime) 
 
 
 def simulate(engine: EpisodeEngine, events: Iterable[Envelope], until: dt.datetime) -> Simulation:
-    """Run ``events`` (each episode's in its order) through the engine, then advance to ``until``."""
+    """Run ``events`` (each episode's in its order) through the engine, then advance to ``until``.
+
+    The readmission processor runs alongside: the engine's patient-index records are applied to
+    it at once, and the links it finds go back to the engine as events of the later episode.
+    """
     sim = Simulation()
-    for event in events:
+    readmissions = ReadmissionProcessor()
+    patients: dict[str, PatientEpisodes] = {}
+    pending = list(events)
+    pending.reverse()
+    while pending:
+        event = pending.pop()
         key = event.episode_id
         now = max(sim.clocks.get(key, event.time), event.time)
         _fire(engine, sim, key, now)
@@ -57,6 +69,12 @@ def simulate(engine: EpisodeEngine, events: Iterable[Envelope], until: dt.dateti
         sim.emitted.extend(step.emits)
         if step.state is not None:
             sim.states[key] = step.state
+        for emit in step.emits:
+            if emit.topic == topics.PATIENTS and isinstance(emit.event, PatientIndexEntry):
+                found = readmissions.on_event(patients.get(emit.key), emit.key, emit.event, now)
+                if found.state is not None:
+                    patients[emit.key] = found.state
+                pending.extend(e.event for e in reversed(found.emits) if isinstance(e.event, Envelope))
     for key in sorted(sim.states):
         _fire(engine, sim, key, until)
         if sim.clocks.get(key, until) < until:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from hub import __version__
 from hub.schemas.envelope import ALL_PAYLOADS, EVENT_CLASSES, CanonicalEvent, event_type, schema_urn
-from hub.schemas.operations import AuditRecord, DeadLetter
+from hub.schemas.operations import AuditRecord, DeadLetter, PatientIndexEntry
 from hub.schemas.payloads import PROCESS_PAYLOADS, Payload
 from hub.schemas.report import EpisodeReport
 from hub.schemas.topics import TOPICS, TopicSpec
@@ -20,6 +20,7 @@ from hub.schemas.topics import TOPICS, TopicSpec
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 RECORDS: dict[str, type[BaseModel]] = {
     "dead_letter": DeadLetter, "audit_record": AuditRecord, "episode_report": EpisodeReport,
+    "patient_index_entry": PatientIndexEntry,
 }
 
 
@@ -75,6 +76,7 @@ def asyncapi() -> dict[str, Any]:
         "stats": ["MonthlyFigures"],
         "dead_letter": ["DeadLetter"],
         "audit": ["AuditRecord"],
+        "patient_index": ["PatientIndexEntry"],
     }
     keys = {s.payloads: s.key for s in TOPICS}
     messages: dict[str, Any] = {}
@@ -90,7 +92,8 @@ def asyncapi() -> dict[str, Any]:
             "connection": {"type": "string"}, "content-type": {"type": "string"}}},
         "payload": {"type": "string", "format": "binary"},
     }
-    for name, model in (("DeadLetter", DeadLetter), ("AuditRecord", AuditRecord)):
+    for name, model in (("DeadLetter", DeadLetter), ("AuditRecord", AuditRecord),
+                        ("PatientIndexEntry", PatientIndexEntry)):
         record = next(k for k, v in RECORDS.items() if v is model)
         messages[name] = {"name": name, "title": name,
                           "summary": (model.__doc__ or "").strip().splitlines()[0],

@@ -138,3 +138,13 @@ class AuditRecord(CanonicalModel):
     endpoint: str = Field(max_length=200)
     episode_id: str | None = Field(default=None, max_length=128)
     outcome: str = Field(pattern=r"^(read|not_found|denied)$")
+
+
+class PatientIndexEntry(CanonicalModel):
+    """One episode of a patient, on ``svu.internal.patients`` (keyed by a keyed patient hash)."""
+
+    episode_id: str = Field(min_length=1, max_length=128)
+    admitted_at: Instant | None = None
+    discharged_at: Instant | None = None
+    cancelled: bool = False
+    readmission_days: int = Field(default=30, ge=1, le=365)

@@ -10,6 +10,7 @@ EVENTS = "svu.events"
 ALERTS = "svu.alerts"
 STATS = "svu.stats"
 AUDIT = "svu.audit"
+PATIENTS = "svu.internal.patients"
 
 _NAME_PART = re.compile(r"[^a-z0-9_-]+")
 
@@ -57,4 +58,7 @@ TOPICS: tuple[TopicSpec, ...] = (
               "What could not be parsed or delivered, with the reason.", "dead_letter"),
     TopicSpec(AUDIT, "principal", "Every read of patient data through the API (append-only).",
               "audit"),
+    TopicSpec(PATIENTS, "keyed patient hash",
+              "Internal: each episode's admission and discharge by patient, to find readmissions. "
+              "No personnummer: the key is a keyed hash.", "patient_index", compacted=True),
 )

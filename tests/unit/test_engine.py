@@ -289,3 +289,33 @@ def test_each_receiver_has_its_own_kvittering(unit: str) -> None:
     report, _ = run(ep, local(2026, 3, 3))
     assert deadline(report, "kvittering", unit).outcome == "met"
     assert sum(d.outcome == "missed" for d in report.deadlines if d.rule == "kvittering") == 2
+
+
+# ── readmission ────────────────────────────────────────────────────────────────────────────
+
+
+def test_readmission_within_30_days_is_linked_to_the_earlier_episode() -> None:
+    first = Episode("VLL-2026-000001").admit(local(2026, 3, 2, 8)).notice(local(2026, 3, 2, 12))
+    first.discharge(local(2026, 3, 6, 10))
+    again = Episode("VLL-2026-000002").admit(local(2026, 3, 20, 8))
+    late = Episode("VLL-2026-000003").admit(local(2026, 5, 20, 8))
+    eng = engine()
+    until = local(2026, 5, 21).astimezone(dt.UTC)
+    sim = simulate(eng, [*first.events, *again.events, *late.events], until)
+    reports = {r.episode_id: r for r in sim.reports(eng, until)}
+    assert reports["VLL-2026-000002"].readmission_of == "VLL-2026-000001"
+    assert reports["VLL-2026-000001"].readmission_of is None
+    assert reports["VLL-2026-000003"].readmission_of is None  # more than 30 days after
+    index = [e for e in sim.emitted if e.topic == "svu.internal.patients"]
+    assert index
+    assert all("191212121212" not in e.key and "19121212" not in e.event.model_dump_json() for e in index)
+
+
+def test_readmission_found_whichever_episode_arrives_first() -> None:
+    first = Episode("VLL-2026-000001").admit(local(2026, 3, 2, 8)).discharge(local(2026, 3, 6, 10))
+    again = Episode("VLL-2026-000002").admit(local(2026, 3, 20, 8))
+    eng = engine()
+    until = local(2026, 4, 1).astimezone(dt.UTC)
+    sim = simulate(eng, [*again.events, *first.events], until)
+    reports = {r.episode_id: r for r in sim.reports(eng, until)}
+    assert reports["VLL-2026-000002"].readmission_of == "VLL-2026-000001"
