@@ -122,6 +122,19 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
+async def watch_directory(hub: Hub, stop: asyncio.Event, *, every: float = 2.0) -> None:
+    """Reload the unit directory when its file changes; a bad file is reported and ignored."""
+    while not stop.is_set():
+        try:
+            if hub.resources.directory.reload_if_changed():
+                log.warning("unit directory reloaded from %s (%d units)",
+                            hub.resources.directory.loaded_from, len(hub.resources.directory.current() or ()))
+        except ConfigurationError as exc:
+            log.error("unit directory not reloaded, the previous one stays in force: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+
+
 async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] | None = None,
                 on_started: Callable[[str], None] | None = None) -> None:
     """Run the API and the runtime (and any extra tasks, e.g. the demo feed) until SIGINT/SIGTERM."""
@@ -140,6 +153,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     tasks = [asyncio.create_task(server.serve(), name="api"),
              asyncio.create_task(hub.runtime.run(stop, idle_sleep=hub.settings.runtime.idle_sleep_s),
                                  name="runtime")]
+    tasks.append(asyncio.create_task(watch_directory(hub, stop), name="directory"))
     for job in extra or []:
         tasks.append(asyncio.create_task(job(stop), name="extra"))
     while not server.started:

@@ -19,11 +19,28 @@ class DirectoryHolder:
         self._lock = threading.Lock()
         self._current: UnitDirectory | None = None
         self.loaded_from: str | None = None
+        self._mtime: int | None = None
         if path is not None:
+            self._mtime = path.stat().st_mtime_ns if path.exists() else None
             self.reload()
 
     def current(self) -> UnitDirectory | None:
         return self._current
+
+    def reload_if_changed(self) -> bool:
+        """Reload when the file's modification time changed; a bad file keeps the current
+        directory and raises ConfigurationError for the caller to report."""
+        if self.path is None:
+            return False
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except OSError:
+            return False
+        if mtime == self._mtime:
+            return False
+        self._mtime = mtime
+        self.reload()
+        return True
 
     def reload(self) -> UnitDirectory:
         """Parse the file again and swap it in; ConfigurationError (file, line, field) if bad."""

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -15,6 +18,7 @@ from hub.domain.timeline import TimelineProcessor
 from hub.streams.sqlite_log import SqliteLog
 
 runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -89,3 +93,37 @@ def test_bad_settings_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     result = runner.invoke(app, ["status", "--data", str(tmp_path / "x.db")])
     assert result.exit_code == 2
     assert "log.partitions" in result.output
+
+
+@pytest.mark.parametrize(("variable", "content", "where"), [
+    ("HUB_ENGINE__RULE_PACK", 'id: x\nname: X\nlanskod: "24"\nkvittering:\n  times: [nine]\n',
+     ":5 kvittering.times.0: "),
+    ("HUB_ENGINE__DIRECTORY", "units:\n  - hsa_id: SE123\n", ":2 units.0.hsa_id: "),
+])
+def test_a_malformed_rule_pack_or_directory_refuses_to_start(
+        tmp_path: Path, variable: str, content: str, where: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(content, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "replay", "--data", str(tmp_path / "x.db")],
+        env={**os.environ, variable: str(bad), "PYTHONPATH": str(ROOT)}, cwd=tmp_path,
+        capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result.stderr
+    assert f"{bad}{where}" in result.stderr
+
+
+def test_replay_report_from_a_file_is_written_and_deterministic(tmp_path: Path) -> None:
+    sim = Simulator(start=dt.datetime(2026, 3, 2, 6, tzinfo=dt.UTC), episodes=8, seed=5, bad_share=0)
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(s.raw for s in sim.traffic()) + b"\n")
+    reports = []
+    for name in ("a.jsonl", "b.jsonl"):
+        result = runner.invoke(app, ["replay", "--input", str(events), "--report", str(tmp_path / name),
+                                     "--until", "2026-03-20T00:00:00+01:00"])
+        assert result.exit_code == 0, result.output
+        reports.append((tmp_path / name).read_text(encoding="utf-8"))
+    assert reports[0] == reports[1]
+    lines = [orjson.loads(line) for line in reports[0].splitlines()]
+    assert len(lines) == 8
+    assert {"episode_id", "category", "deadlines", "alerts", "liability"} <= set(lines[0])
+    assert any(d["outcome"] in ("missed", "met_late") for r in lines for d in r["deadlines"])
