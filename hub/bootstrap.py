@@ -19,6 +19,7 @@ from hub.domain.engine import EpisodeEngine
 from hub.domain.processor import Processor
 from hub.domain.readmission import ReadmissionProcessor
 from hub.domain.rules import BUILTIN_PACKS, RulePack, builtin_pack, parse_rule_pack
+from hub.domain.stats import StatsProcessor
 from hub.domain.timeline import TimelineProcessor
 from hub.errors import ConfigurationError
 from hub.settings import HubSettings
@@ -70,6 +71,7 @@ PROCESSORS: dict[str, ProcessorFactory] = {
     TimelineProcessor.NAME: lambda settings, resources: TimelineProcessor(),
     EpisodeEngine.NAME: _engine,
     ReadmissionProcessor.NAME: lambda settings, resources: ReadmissionProcessor(),
+    StatsProcessor.NAME: lambda settings, resources: StatsProcessor(),
 }
 """Every processor the embedded runtime runs, by name. Register new ones here."""
 

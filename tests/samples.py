@@ -10,6 +10,7 @@ from hub.schemas import operations as o
 from hub.schemas import payloads as p
 from hub.schemas.base import AnswerStatus, CareType, ColourTrack, Service, TargetSystem
 from hub.schemas.envelope import Envelope, new_event
+from hub.schemas.figures import MonthlyFigures
 
 T0 = dt.datetime(2026, 3, 2, 8, 30, tzinfo=dt.UTC)
 PNR = "191212121212"
@@ -83,10 +84,14 @@ def sample_payloads() -> list[p.Payload]:
         o.AlertEscalated(alert_id="A1", level=2, escalated_at=t(30)),
         o.AlertResolved(alert_id="A1", resolved_at=t(31), resolution="message_arrived",
                         lateness_seconds=25200),
+        o.AlertAcknowledged(alert_id="A1", by="ops-anna", at=t(25), note="Ringt avdelningen"),
+        o.AlertAssigned(alert_id="A1", by="ops-anna", assignee="team-umea", at=t(25)),
         o.DeliveryRequested(delivery_id="D1", idempotency_key="K1", receiver=SOC,
                             system=TargetSystem.PRATOR, message_type="admission_notice_sent",
                             source_event_id="E1", content={"type": "se.svu.sip_held.v1", "data": {}}),
         o.DeliveryStatusChanged(delivery_id="D1", status=o.DeliveryStatus.DELIVERED, at=t(2)),
+        MonthlyFigures(municipality="2480", month="2026-03", care_type=CareType.SOMATIC,
+                       episodes_closed=3, episodes_ready=2, mean_days_ready_all=1.5),
     ]
 
 

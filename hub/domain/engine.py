@@ -17,13 +17,16 @@ from typing import Any, ClassVar
 from hub.domain import alerting, deadlines
 from hub.domain.directory import UnitDirectory
 from hub.domain.episode import EpisodeState, apply
+from hub.domain.figures import episode_figures
 from hub.domain.processor import Emit, EventProcessor, Step
 from hub.domain.routing import Receiver, receivers, requirements
 from hub.domain.rules import RulePack
+from hub.domain.stats import stats_key
 from hub.schemas import payloads as p
 from hub.schemas import topics
 from hub.schemas.base import UnitKind
 from hub.schemas.envelope import Envelope, new_event
+from hub.schemas.figures import EpisodeFigures
 from hub.schemas.operations import DeadLetter, DeliveryRequested, PatientIndexEntry
 
 SOURCE = "/hub/engine"
@@ -94,6 +97,8 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
         alerts, quality = alerting.quality_alerts(s, alerts, f"{pack.id}: data quality")
         if alerts != s.alerts or wake != s.wake:
             s = s.model_copy(update={"alerts": alerts, "wake": wake})
+        s, figures = self._figures(s, now)
+        emits += figures
         for t in [*quality, *transitions]:
             name = type(t.payload).EVENT_NAME
             aid = getattr(t.payload, "alert_id", "")
@@ -103,6 +108,27 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
                            trusted=True)
             emits.append(Emit(topics.ALERTS, key, ev))
         return Step(s, tuple(emits), wake)
+
+    def _figures(self, s: EpisodeState, now: dt.datetime) -> tuple[EpisodeState, list[Emit]]:
+        """Publish the episode's follow-up figures once closed, again whenever they change, and
+        a retraction under the old key when its kommun or month changed."""
+        figures = episode_figures(s, self.pack, now)
+        if figures is None and s.figures_key is None:
+            return s, []
+        key = stats_key(figures.municipality, figures.month) if figures else None
+        sig = (hashlib.blake2s(figures.model_dump_json().encode(), digest_size=8).hexdigest()
+               if figures else None)
+        if key == s.figures_key and sig == s.figures_sig:
+            return s, []
+        out = []
+        if s.figures_key is not None and s.figures_key != key:
+            old_kommun, old_month = s.figures_key.split(":")
+            out.append(Emit(topics.FIGURES, s.figures_key, EpisodeFigures(
+                episode_id=s.episode_id, municipality=old_kommun, month=old_month,
+                care_type=s.care_type, retract=True)))
+        if figures is not None and key is not None:
+            out.append(Emit(topics.FIGURES, key, figures))
+        return s.model_copy(update={"figures_key": key, "figures_sig": sig}), out
 
     # ── routing ─────────────────────────────────────────────────────────────────────────────
 

@@ -88,6 +88,8 @@ class EpisodeState(BaseModel):
     quality: dict[str, dt.datetime] = Field(default_factory=dict,
                                             description="Data-quality findings: code → when.")
     wake: dt.datetime | None = None
+    figures_key: str | None = None
+    figures_sig: str | None = None
     alerts: dict[str, AlertState] = Field(default_factory=dict)
 
     # ── derived views ───────────────────────────────────────────────────────────────────────

@@ -12,7 +12,8 @@ from pydantic import BaseModel
 
 from hub import __version__
 from hub.schemas.envelope import ALL_PAYLOADS, EVENT_CLASSES, CanonicalEvent, event_type, schema_urn
-from hub.schemas.operations import AuditRecord, DeadLetter, PatientIndexEntry
+from hub.schemas.figures import EpisodeFigures
+from hub.schemas.operations import AuditRecord, DeadLetter, OpsAction, PatientIndexEntry
 from hub.schemas.payloads import PROCESS_PAYLOADS, Payload
 from hub.schemas.report import EpisodeReport
 from hub.schemas.topics import TOPICS, TopicSpec
@@ -20,7 +21,8 @@ from hub.schemas.topics import TOPICS, TopicSpec
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 RECORDS: dict[str, type[BaseModel]] = {
     "dead_letter": DeadLetter, "audit_record": AuditRecord, "episode_report": EpisodeReport,
-    "patient_index_entry": PatientIndexEntry,
+    "patient_index_entry": PatientIndexEntry, "episode_figures": EpisodeFigures,
+    "ops_action": OpsAction,
 }
 
 
@@ -72,11 +74,14 @@ def asyncapi() -> dict[str, Any]:
         "raw": ["RawMessage"],
         "process": [p.__name__ for p in PROCESS_PAYLOADS],
         "delivery": ["DeliveryRequested", "DeliveryStatusChanged"],
-        "alert": ["AlertRaised", "AlertEscalated", "AlertResolved"],
+        "alert": ["AlertRaised", "AlertEscalated", "AlertResolved", "AlertAcknowledged",
+                  "AlertAssigned"],
         "stats": ["MonthlyFigures"],
         "dead_letter": ["DeadLetter"],
         "audit": ["AuditRecord"],
         "patient_index": ["PatientIndexEntry"],
+        "episode_figures": ["EpisodeFigures"],
+        "ops": ["OpsAction"],
     }
     keys = {s.payloads: s.key for s in TOPICS}
     messages: dict[str, Any] = {}
@@ -93,17 +98,13 @@ def asyncapi() -> dict[str, Any]:
         "payload": {"type": "string", "format": "binary"},
     }
     for name, model in (("DeadLetter", DeadLetter), ("AuditRecord", AuditRecord),
-                        ("PatientIndexEntry", PatientIndexEntry)):
+                        ("PatientIndexEntry", PatientIndexEntry), ("EpisodeFigures", EpisodeFigures),
+                        ("OpsAction", OpsAction)):
         record = next(k for k, v in RECORDS.items() if v is model)
         messages[name] = {"name": name, "title": name,
                           "summary": (model.__doc__ or "").strip().splitlines()[0],
                           "contentType": "application/json",
                           "payload": {"$ref": f"./records/{record}.v1.schema.json"}}
-    messages["MonthlyFigures"] = {
-        "name": "MonthlyFigures", "title": "Follow-up figures of one kommun and month",
-        "summary": "Published by the statistics processor, key kommunkod + month.",
-        "contentType": "application/json", "payload": {"type": "object"},
-    }
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for spec in TOPICS:

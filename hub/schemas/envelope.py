@@ -16,6 +16,7 @@ from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, create
 
 from hub.errors import IdentifierError, ValidationFailed
 from hub.schemas.base import CanonicalModel, Instant
+from hub.schemas.figures import MonthlyFigures
 from hub.schemas.identifiers import contains_personal_id
 from hub.schemas.operations import OPERATION_PAYLOADS
 from hub.schemas.payloads import PROCESS_PAYLOADS, Payload
@@ -92,7 +93,7 @@ def _envelope_class(payload: type[Payload]) -> type[Envelope]:
     return cls
 
 
-ALL_PAYLOADS: tuple[type[Payload], ...] = PROCESS_PAYLOADS + OPERATION_PAYLOADS
+ALL_PAYLOADS: tuple[type[Payload], ...] = PROCESS_PAYLOADS + OPERATION_PAYLOADS + (MonthlyFigures,)
 EVENT_CLASSES: dict[type[Payload], type[Envelope]] = {p: _envelope_class(p) for p in ALL_PAYLOADS}
 EVENT_TYPES: dict[str, type[Envelope]] = {event_type(p): c for p, c in EVENT_CLASSES.items()}
 

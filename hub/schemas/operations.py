@@ -51,6 +51,26 @@ class AlertResolved(Payload):
     lateness_seconds: int | None = Field(default=None, ge=0)
 
 
+class AlertAcknowledged(Payload):
+    """An operator acknowledged an alert: seen, being handled. The alert stays open."""
+
+    EVENT_NAME: ClassVar[str] = "alert_acknowledged"
+    alert_id: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=100)
+    at: Instant
+    note: str | None = Field(default=None, max_length=500)
+
+
+class AlertAssigned(Payload):
+    """An operator assigned an alert to a person or team."""
+
+    EVENT_NAME: ClassVar[str] = "alert_assigned"
+    alert_id: str = Field(min_length=1, max_length=200)
+    by: str = Field(min_length=1, max_length=100)
+    assignee: str = Field(min_length=1, max_length=100)
+    at: Instant
+
+
 class DeliveryStatus(StrEnum):
     """Where one delivery stands."""
 
@@ -95,6 +115,8 @@ OPERATION_PAYLOADS: tuple[type[Payload], ...] = (
     AlertRaised,
     AlertEscalated,
     AlertResolved,
+    AlertAcknowledged,
+    AlertAssigned,
     DeliveryRequested,
     DeliveryStatusChanged,
 )
@@ -148,3 +170,16 @@ class PatientIndexEntry(CanonicalModel):
     discharged_at: Instant | None = None
     cancelled: bool = False
     readmission_days: int = Field(default=30, ge=1, le=365)
+
+
+class OpsAction(CanonicalModel):
+    """An operator's action on a dead letter, on ``svu.ops`` (replayed or discarded)."""
+
+    action: str = Field(pattern=r"^(dead_letter_replayed|dead_letter_discarded)$")
+    subject: str = Field(min_length=1, max_length=300, description="The dead letter's id.")
+    by: str = Field(min_length=1, max_length=100)
+    at: Instant
+    reason: str | None = Field(default=None, max_length=500)
+    outcome: str | None = Field(default=None, max_length=500, description="What the replay gave.")
+    new_reference: str | None = Field(default=None, max_length=300,
+                                      description="Where the replayed message landed.")

@@ -11,6 +11,8 @@ ALERTS = "svu.alerts"
 STATS = "svu.stats"
 AUDIT = "svu.audit"
 PATIENTS = "svu.internal.patients"
+FIGURES = "svu.internal.figures"
+OPS = "svu.ops"
 
 _NAME_PART = re.compile(r"[^a-z0-9_-]+")
 
@@ -61,4 +63,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(PATIENTS, "keyed patient hash",
               "Internal: each episode's admission and discharge by patient, to find readmissions. "
               "No personnummer: the key is a keyed hash.", "patient_index", compacted=True),
+    TopicSpec(FIGURES, "kommunkod + month", "Internal: each closed episode's follow-up figures.",
+              "episode_figures", compacted=True),
+    TopicSpec(OPS, "subject", "Operators' actions on dead letters (replayed, discarded).", "ops"),
 )
