@@ -26,6 +26,7 @@ from hub.settings import HubSettings
 from hub.streams.clock import SystemClock
 from hub.streams.directory import DirectoryHolder
 from hub.streams.ingest import Ingestor
+from hub.streams.projections import PROJECTIONS
 from hub.streams.runtime import EmbeddedRuntime
 from hub.streams.sqlite_log import SqliteLog
 
@@ -111,6 +112,7 @@ def build_hub(settings: HubSettings, *, clock: Clock | None = None,
         [PROCESSORS[n](settings, resources) for n in names],
         clock,
         batch_size=settings.runtime.batch_size,
+        projections=[cls() for cls in PROJECTIONS] if processors is None else [],
     )
     return Hub(settings, clock, sqlite, Ingestor(sqlite, clock), runtime, resources)
 

@@ -234,7 +234,7 @@ def replay(
     if unknown:
         console.print(f"[red]unknown processor[/red] {', '.join(unknown)}; known: {', '.join(PROCESSORS)}")
         raise typer.Exit(2)
-    hub = build_hub(settings, processors=names)
+    hub = build_hub(settings, processors=processor or None)
     try:
         hub.runtime.reset()
         _process(hub, "replay")

@@ -25,6 +25,7 @@ from hub.domain.processor import Processor, Step
 from hub.errors import ValidationFailed
 from hub.streams.dlq import dead_letter
 from hub.streams.log import Append, Positions, Record
+from hub.streams.projections import Projection
 from hub.streams.sqlite_log import SqliteLog
 
 log = logging.getLogger(__name__)
@@ -64,12 +65,17 @@ class EmbeddedRuntime:
         *,
         batch_size: int = 500,
         cache_size: int = 50_000,
+        projections: Sequence[Projection] = (),
     ) -> None:
         self.log = log
         self.clock = clock
         self.batch_size = batch_size
         self.cache_size = cache_size
         self._bound = [_Bound(p, log.positions(p.NAME)) for p in processors]
+        self._projections = [(p, log.positions(p.NAME)) for p in projections]
+        with log.transaction() as tx:
+            for projection in projections:
+                projection.create(tx.db)
         self._wakeup = asyncio.Event()
 
     @property
@@ -80,15 +86,22 @@ class EmbeddedRuntime:
         return {b.processor.NAME: b.stats for b in self._bound}
 
     def lag(self) -> dict[str, int]:
-        """Records each processor has yet to read, over all its inputs."""
+        """Records each processor and projection has yet to read, over all its inputs."""
         out = {}
-        for b in self._bound:
+        readers = [(b.processor.NAME, b.processor.INPUTS, b.positions) for b in self._bound]
+        readers += [(p.NAME, self._inputs(p), pos) for p, pos in self._projections]
+        for name, inputs, positions in readers:
             total = 0
-            for topic in b.processor.INPUTS:
+            for topic in inputs:
                 for p in range(self.log.partitions(topic)):
-                    total += max(0, self.log.end_offset(topic, p) - b.positions.get(topic, p))
-            out[b.processor.NAME] = total
+                    total += max(0, self.log.end_offset(topic, p) - positions.get(topic, p))
+            out[name] = total
         return out
+
+    def _inputs(self, projection: Projection) -> tuple[str, ...]:
+        if not projection.PREFIXES:
+            return projection.INPUTS
+        return (*projection.INPUTS, *[t for t in self.log.topics() if t.startswith(projection.PREFIXES)])
 
     def reset(self) -> None:
         """Forget every processor's position, state and timers: the next pass replays the log
@@ -97,6 +110,11 @@ class EmbeddedRuntime:
             self.log.reset(bound.processor.NAME, [bound.processor.NAME])
             bound.positions = Positions()
             bound.cache.clear()
+        for i, (projection, _) in enumerate(self._projections):
+            self.log.reset(projection.NAME, [])
+            with self.log.transaction() as tx:
+                projection.clear(tx.db)
+            self._projections[i] = (projection, Positions())
 
     def notify(self) -> None:
         """Wake the async loop: new records were appended."""
@@ -119,6 +137,21 @@ class EmbeddedRuntime:
                 self._apply(bound, records)
                 done += len(records)
             done += self._fire_timers(bound)
+        for i, (projection, positions) in enumerate(self._projections):
+            records = []
+            for topic in self._inputs(projection):
+                for partition in range(self.log.partitions(topic)):
+                    records += self.log.read(topic, partition, positions.get(topic, partition),
+                                             self.batch_size)
+            if records:
+                new = Positions(dict(positions.offsets))
+                for record in records:
+                    new.advance(record)
+                with self.log.transaction() as tx:
+                    projection.apply(tx.db, records)
+                    tx.commit_positions(projection.NAME, new)
+                self._projections[i] = (projection, new)
+                done += len(records)
         return done
 
     def run_until_idle(self, *, on_progress: Callable[[int], None] | None = None) -> int:

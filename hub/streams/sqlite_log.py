@@ -274,6 +274,11 @@ class _Transaction:
         self._db = log.db
         self._ends: dict[tuple[int, int], int] = {}
 
+    @property
+    def db(self) -> sqlite3.Connection:
+        """The connection, for projections that write their own tables in this transaction."""
+        return self._db
+
     def append(self, records: Sequence[Append]) -> list[Appended]:
         log, db = self._log, self._db
         now = log._clock_ms()
