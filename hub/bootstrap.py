@@ -150,7 +150,8 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 
-    app = create_app(ApiContext(hub.settings, hub.log, hub.clock, hub.runtime))
+    app = create_app(ApiContext(hub.settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
+                                hub.resources))
     config = uvicorn.Config(app, host=hub.settings.api.host, port=hub.settings.api.port,
                             log_level="warning", lifespan="off")
     server = _EmbeddedServer(config)

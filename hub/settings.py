@@ -80,12 +80,24 @@ class ApiKey(_Component):
     municipality: Kommunkod | None = Field(default=None, description="Kommunkod a kommun key is bound to.")
 
 
+class JwtSettings(_Component):
+    """Bearer tokens (JWT) from the organisation's identity provider."""
+
+    issuer: str | None = Field(default=None, description="Required 'iss'; None disables JWT.")
+    audience: str = Field(default="svu-hub", description="Required 'aud'.")
+    algorithms: tuple[str, ...] = Field(default=("RS256",), description="Accepted algorithms.")
+    key: SecretStr | None = Field(default=None, description="PEM public key (RS/ES) or shared secret (HS).")
+    role_claim: str = Field(default="svu_role", description="Claim holding the role.")
+    municipality_claim: str = Field(default="svu_kommun", description="Claim holding a kommun's kommunkod.")
+
+
 class ApiSettings(_Component):
     """The ops API."""
 
     host: str = Field(default="127.0.0.1", description="Address the API listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="TCP port of the API (0: any free).")
     keys: tuple[ApiKey, ...] = Field(default=(), description="API keys (embedded default).")
+    jwt: JwtSettings = Field(default_factory=JwtSettings, description="Bearer tokens (JWT).")
 
 
 class DemoSettings(_Component):

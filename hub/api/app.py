@@ -1,50 +1,37 @@
 """The FastAPI application factory. Nothing connects at import time: ``create_app`` receives the
 hub's parts from the composition root (``hub.bootstrap``)."""
 
+from importlib.resources import files
+from typing import Any
 
-from dataclasses import dataclass
-from typing import Annotated, Any
-
-from fastapi import Depends, FastAPI, HTTPException, Path, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from hub import __version__
+from hub.api import alerts, dead_letters, episodes, stats
 from hub.api.audit import AuditLog
-from hub.api.security import ApiKeyAuth, Principal
-from hub.domain.clock import Clock
-from hub.domain.timeline import Timeline, TimelineProcessor
-from hub.settings import HubSettings
-from hub.streams.runtime import EmbeddedRuntime
-from hub.streams.sqlite_log import SqliteLog
+from hub.api.context import ApiContext
+from hub.api.metrics import render
+from hub.api.security import Authenticator
 
-EPISODE_ID = Path(
-    min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
-    description="Vårdtillfälle id (never a personnummer).", examples=["VLL-2026-000123"],
-)
+__all__ = ["ApiContext", "create_app"]
 
+DESCRIPTION = """\
+Operations API of svu-hub, the integration hub for samverkan vid utskrivning (Lag 2017:612).
 
-@dataclass
-class ApiContext:
-    """What the API reads from and writes to."""
-
-    settings: HubSettings
-    log: SqliteLog
-    clock: Clock
-    runtime: EmbeddedRuntime | None = None
+Send `Authorization: Bearer <API key or JWT>`. Roles: `ops_admin`, `region`, `kommun` (bound
+to one kommunkod: sees only episodes, alerts and figures that concern it; another kommun's
+episode answers 404), `dashboard` (aggregates only). Every read of patient data is written to
+the audit log (`GET /audit`).
+"""
 
 
 def create_app(ctx: ApiContext) -> FastAPI:
-    """Build the ops API over the given hub parts."""
-    app = FastAPI(
-        title="svu-hub ops API",
-        version=__version__,
-        description="Operations API of svu-hub: health, readiness and the read models of "
-        "samverkan vid utskrivning. Patient data is scoped to the caller's huvudman and every "
-        "read of it is audit-logged.",
-    )
-    auth = ApiKeyAuth(ctx.settings.api.keys)
+    """Build the ops API and the dashboard over the given hub parts."""
+    app = FastAPI(title="svu-hub ops API", version=__version__, description=DESCRIPTION)
+    auth = Authenticator(ctx.settings.api.keys, ctx.settings.api.jwt)
     audit = AuditLog(ctx.log, ctx.clock)
-    CurrentPrincipal = Annotated[Principal, Depends(auth)]
 
     @app.get("/health", tags=["ops"], summary="Liveness: the process answers.")
     def health() -> dict[str, str]:
@@ -64,28 +51,26 @@ def create_app(ctx: ApiContext) -> FastAPI:
             lag = ctx.runtime.lag()
             within = all(v <= ctx.settings.runtime.max_lag for v in lag.values())
             ok = ok and within
-            checks["processors"] = {"ok": within, "lag": lag,
-                                    "max_lag": ctx.settings.runtime.max_lag}
+            checks["processors"] = {"ok": within, "lag": lag, "max_lag": ctx.settings.runtime.max_lag}
         body = {"status": "ready" if ok else "not ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get(
-        "/episodes/{episode_id}/timeline",
-        tags=["episodes"],
-        summary="Every event of one vårdtillfälle, from every source, in order.",
-        response_model=Timeline,
-        responses={401: {"description": "No or unknown API key."},
-                   404: {"description": "No such episode, or not one the caller may see."}},
-    )
-    def timeline(episode_id: Annotated[str, EPISODE_ID], who: CurrentPrincipal) -> Timeline:
-        endpoint = "GET /episodes/{episode_id}/timeline"
-        raw = ctx.log.get_state(TimelineProcessor.NAME, episode_id)
-        state = TimelineProcessor().decode_state(raw) if raw is not None else None
-        if state is None or not who.may_read_episode(state["municipalities"]):
-            # 404, not 403: a kommun must not learn that another kommun's episode exists.
-            audit.record(who, endpoint=endpoint, episode_id=episode_id, outcome="not_found")
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="episode not found")
-        audit.record(who, endpoint=endpoint, episode_id=episode_id, outcome="read")
-        return TimelineProcessor.view(state)
+    @app.get("/metrics", tags=["ops"], response_class=Response, summary="Prometheus metrics.",
+             responses={200: {"content": {"text/plain": {}}}})
+    def metrics() -> Response:
+        return Response(render(ctx), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    app.include_router(episodes.router(ctx, auth, audit))
+    app.include_router(alerts.router(ctx, auth))
+    app.include_router(dead_letters.router(ctx, auth, audit))
+    app.include_router(stats.router(ctx, auth))
+
+    static = files("hub.api") / "static"
+    app.mount("/dashboard/static", StaticFiles(directory=str(static)), name="dashboard-static")
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    @app.get("/dashboard", include_in_schema=False, response_class=HTMLResponse)
+    def dashboard() -> HTMLResponse:
+        return HTMLResponse((static / "index.html").read_text(encoding="utf-8"))
 
     return app

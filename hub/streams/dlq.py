@@ -27,6 +27,7 @@ def dead_letter(
     connection: str | None = None,
     source_message_id: str | None = None,
     key: str | None = None,
+    replay_of: str | None = None,
 ) -> Append:
     """The DLQ append for bytes that failed; ``errors`` must already be masked."""
     if reason is None:
@@ -39,6 +40,7 @@ def dead_letter(
         raw=raw,
         received_at=now,
         connection=connection,
+        replay_of=replay_of,
     )
     return Append(topics.dlq(source), key or source_message_id or content_key(raw),
                   letter.model_dump_json().encode())

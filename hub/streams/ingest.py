@@ -61,7 +61,7 @@ class Ingestor:
         self.clock = clock
 
     def submit(self, source: str, messages: Sequence[bytes], *,
-               connection: str | None = None) -> list[Outcome]:
+               connection: str | None = None, replay_of: str | None = None) -> list[Outcome]:
         """Validate and store a batch in one transaction; one Outcome per message, in order."""
         now = self.clock.now()
         received = now.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
@@ -71,7 +71,8 @@ class Ingestor:
             try:
                 event, body = _prepare(raw, received)
             except ValidationFailed as exc:
-                appends.append(dead_letter(source, raw, exc.errors, now, connection=connection))
+                appends.append(dead_letter(source, raw, exc.errors, now, connection=connection,
+                                           replay_of=replay_of))
                 outcomes.append(Outcome(False, errors=tuple(exc.errors)))
                 continue
             appends.append(Append(topics.EVENTS, event.episode_id, body))

@@ -203,6 +203,18 @@ class SqliteLog:
             ).fetchone()
         return int(row[0])
 
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, object]]:
+        """Rows of a read-only query over the projections' tables, as dicts."""
+        with self._lock:
+            cur = self.db.execute(sql, tuple(params))
+            names = [c[0] for c in cur.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def read_one(self, topic: str, partition: int, offset: int) -> Record | None:
+        """The record at one position, if any."""
+        found = self.read(topic, partition, offset, 1)
+        return found[0] if found and found[0].offset == offset else None
+
     def positions(self, consumer: str) -> Positions:
         with self._lock:
             rows = self.db.execute(

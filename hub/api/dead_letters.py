@@ -1,0 +1,164 @@
+"""Dead letters: list, show the reason (and, to ops admins, the raw bytes), replay one or many
+after a fix — keeping the link to the original — and discard with a reason. Every action is a
+record on ``svu.ops``; showing raw bytes is audit-logged (they may hold patient data)."""
+
+
+import base64
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from pydantic import BaseModel, Field
+
+from hub.api.audit import AuditLog
+from hub.api.context import ApiContext
+from hub.api.security import Authenticator, Principal, require
+from hub.schemas import topics
+from hub.schemas.operations import OpsAction
+from hub.settings import Role
+from hub.streams.log import Append, Record
+from hub.streams.projections import DeadLettersProjection
+
+LETTER_ID = Path(pattern=r"^svu\.dlq\.[a-z0-9_-]+(\.[a-z0-9_-]+)*:\d+:\d+$",
+                 description="topic:partition:offset", examples=["svu.dlq.demo:2:17"])
+
+
+class DeadLetterRow(BaseModel):
+    id: str
+    topic: str
+    source: str
+    reason: str
+    received_at: str
+    replay_of: str | None = None
+    status: Literal["open", "replayed", "discarded"]
+    handled_by: str | None = None
+    handled_at: str | None = None
+    handled_reason: str | None = None
+    outcome: str | None = None
+    new_reference: str | None = None
+
+
+class DeadLetterDetail(DeadLetterRow):
+    errors: list[list[str]] = []
+    raw_base64: str | None = Field(default=None, description="Only for ops admins.")
+    raw_text: str | None = Field(default=None, description="UTF-8 view of the raw bytes, if it is text.")
+
+
+class Replay(BaseModel):
+    ids: list[str] = Field(min_length=1, max_length=500)
+    corrected_base64: str | None = Field(default=None, description="Corrected bytes (one id only).")
+    reason: str | None = Field(default=None, max_length=500, examples=["Avdelningen finns nu i katalogen"])
+
+
+class Discard(BaseModel):
+    reason: str = Field(min_length=3, max_length=500, examples=["Testmeddelande från leverantören"])
+
+
+class ReplayResult(BaseModel):
+    id: str
+    accepted: bool
+    outcome: str
+    new_reference: str | None = None
+
+
+def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
+    api = APIRouter(prefix="/dead-letters", tags=["dead letters"])
+    Who = Annotated[Principal, Depends(auth)]
+
+    def _row(letter_id: str) -> dict[str, Any]:
+        rows = ctx.log.query("SELECT * FROM dead_letters WHERE id = ?", (letter_id,))
+        if not rows:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="dead letter not found")
+        return rows[0]
+
+    def _record(row: dict[str, Any]) -> Record:
+        found = ctx.log.read_one(str(row["topic"]), int(row["partition"]), int(row["offset"]))
+        if found is None:
+            raise HTTPException(status.HTTP_410_GONE,
+                                detail="the dead letter's record is no longer on the log")
+        return found
+
+    def _act(action: OpsAction) -> None:
+        body = action.model_dump_json().encode()
+        with ctx.log.transaction() as tx:
+            (at,) = tx.append([Append(topics.OPS, action.subject, body)])
+            DeadLettersProjection().apply(tx.db, [Record(at.topic, at.partition, at.offset,
+                                                         action.subject, body, 0)])
+
+    @api.get("", response_model=list[DeadLetterRow], summary="Dead letters, newest first.")
+    def list_letters(
+        who: Who,
+        source: Annotated[str | None, Query(max_length=100)] = None,
+        status_: Annotated[Literal["open", "replayed", "discarded"] | None, Query(alias="status")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    ) -> list[dict[str, Any]]:
+        require(who, Role.OPS_ADMIN, Role.REGION)
+        where, params = [], []
+        if source is not None:
+            where.append("source = ?")
+            params.append(source)
+        if status_ is not None:
+            where.append("status = ?")
+            params.append(status_)
+        sql = "SELECT * FROM dead_letters" + (" WHERE " + " AND ".join(where) if where else "")  # noqa: S608
+        return ctx.log.query(sql + " ORDER BY received_at DESC, id LIMIT ?", (*params, limit))
+
+    @api.get("/{letter_id}", response_model=DeadLetterDetail, summary="One dead letter with its reason.")
+    def show(letter_id: Annotated[str, LETTER_ID], who: Who) -> dict[str, Any]:
+        require(who, Role.OPS_ADMIN, Role.REGION)
+        row = _row(letter_id)
+        from hub.schemas.operations import DeadLetter
+
+        letter = DeadLetter.model_validate_json(_record(row).value)
+        detail: dict[str, Any] = {**row, "errors": [list(e) for e in letter.errors]}
+        if who.role is Role.OPS_ADMIN:
+            audit.record(who, endpoint="GET /dead-letters/{letter_id}", episode_id=None, outcome="read")
+            detail["raw_base64"] = base64.b64encode(letter.raw).decode()
+            try:
+                detail["raw_text"] = letter.raw.decode("utf-8")
+            except UnicodeDecodeError:
+                detail["raw_text"] = None
+        return detail
+
+    @api.post("/replay", response_model=list[ReplayResult], summary="Re-submit dead letters after a fix.")
+    def replay(body: Replay, who: Who) -> list[ReplayResult]:
+        require(who, Role.OPS_ADMIN)
+        if body.corrected_base64 is not None and len(body.ids) != 1:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+                                detail="corrected_base64 goes with exactly one id")
+        results = []
+        for letter_id in body.ids:
+            row = _row(letter_id)
+            if row["status"] != "open":
+                raise HTTPException(status.HTTP_409_CONFLICT,
+                                    detail=f"{letter_id} is already {row['status']}")
+            replayer = ctx.replayer_for(str(row["source"]))
+            if replayer is None:
+                raise HTTPException(status.HTTP_409_CONFLICT,
+                                    detail=f"dead letters of {row['source']} cannot be replayed here; "
+                                    "correct them at their source")
+            from hub.schemas.operations import DeadLetter
+
+            raw = DeadLetter.model_validate_json(_record(row).value).raw
+            if body.corrected_base64 is not None:
+                raw = base64.b64decode(body.corrected_base64)
+            outcome = replayer(raw, letter_id)
+            where = outcome.stored_at
+            ref = f"{where.topic}:{where.partition}:{where.offset}" if where else None
+            text = "accepted" if outcome.accepted else f"rejected again: {outcome.reason}"
+            _act(OpsAction(action="dead_letter_replayed", subject=letter_id, by=who.name,
+                           at=ctx.clock.now(), reason=body.reason, outcome=text[:500], new_reference=ref))
+            results.append(ReplayResult(id=letter_id, accepted=outcome.accepted, outcome=text[:500],
+                                        new_reference=ref))
+        return results
+
+    @api.post("/{letter_id}/discard", response_model=DeadLetterRow, summary="Discard with a reason.")
+    def discard(letter_id: Annotated[str, LETTER_ID], body: Discard, who: Who) -> dict[str, Any]:
+        require(who, Role.OPS_ADMIN)
+        row = _row(letter_id)
+        if row["status"] != "open":
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=f"already {row['status']}")
+        _act(OpsAction(action="dead_letter_discarded", subject=letter_id, by=who.name,
+                       at=ctx.clock.now(), reason=body.reason))
+        return _row(letter_id)
+
+    return api

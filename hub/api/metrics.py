@@ -1,0 +1,56 @@
+"""Prometheus metrics, computed from the log at scrape time. Conventional names; no patient data
+in any label (topics, processors, rules, states, sources only)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from hub.api.context import ApiContext
+
+
+class HubCollector(Collector):
+    """Records per topic, processor lag, alerts by rule and state, dead letters by source."""
+
+    def __init__(self, ctx: ApiContext) -> None:
+        self.ctx = ctx
+
+    def collect(self) -> Iterator[Metric]:
+        log = self.ctx.log
+        records = CounterMetricFamily("svu_hub_topic_records", "Records appended per topic "
+                                      "(deliveries summed per system).", labels=["topic"])
+        totals: dict[str, int] = {}
+        for topic in log.topics():
+            family = ".".join(topic.split(".")[:3]) if topic.startswith("svu.deliveries.") else topic
+            totals[family] = totals.get(family, 0) + log.count(topic)
+        for family, count in sorted(totals.items()):
+            records.add_metric([family], count)
+        yield records
+        lag = GaugeMetricFamily("svu_hub_processor_lag_records", "Records a processor has yet to read.",
+                                labels=["processor"])
+        if self.ctx.runtime is not None:
+            for name, value in self.ctx.runtime.lag().items():
+                lag.add_metric([name], value)
+        yield lag
+        alerts = GaugeMetricFamily("svu_hub_alerts", "Alerts by rule and state.", labels=["rule", "state"])
+        for row in log.query("SELECT rule, state, COUNT(*) AS n FROM alerts GROUP BY rule, state"):
+            alerts.add_metric([str(row["rule"]), str(row["state"])], float(str(row["n"])))
+        yield alerts
+        dlq = GaugeMetricFamily("svu_hub_dead_letters", "Dead letters by source and status.",
+                                labels=["source", "status"])
+        sql = "SELECT source, status, COUNT(*) AS n FROM dead_letters GROUP BY source, status"
+        for row in log.query(sql):
+            dlq.add_metric([str(row["source"]), str(row["status"])], float(str(row["n"])))
+        yield dlq
+
+
+def render(ctx: ApiContext, extra: list[Collector] | None = None) -> bytes:
+    """The metrics text of one scrape."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(HubCollector(ctx))
+    for collector in extra or []:
+        registry.register(collector)
+    return generate_latest(registry)
