@@ -75,7 +75,10 @@ def _expected(plans: list[Plan], kommun: str, care: CareType) -> dict[str, objec
     days = [x.out_day - x.ready_day for x in ready]  # type: ignore[operator]
     liability_after = 3
     liability = [max(0, x.out_day - (x.ready_day + liability_after)) for x in ready]  # type: ignore[operator]
-    mean = (lambda v: round(sum(v) / len(v), 2) if v else None)
+
+    def mean(values: list[int]) -> float | None:
+        return round(sum(values) / len(values), 2) if values else None
+
     return {
         "episodes_closed": len(mine),
         "episodes_ready": len(ready),
