@@ -123,7 +123,7 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
     def replay(body: Replay, who: Who) -> list[ReplayResult]:
         require(who, Role.OPS_ADMIN)
         if body.corrected_base64 is not None and len(body.ids) != 1:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 detail="corrected_base64 goes with exactly one id")
         results = []
         for letter_id in body.ids:
@@ -140,7 +140,11 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
 
             raw = DeadLetter.model_validate_json(_record(row).value).raw
             if body.corrected_base64 is not None:
-                raw = base64.b64decode(body.corrected_base64)
+                try:
+                    raw = base64.b64decode(body.corrected_base64, validate=True)
+                except ValueError:
+                    raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                        detail="corrected_base64: not valid base64") from None
             outcome = replayer(raw, letter_id)
             where = outcome.stored_at
             ref = f"{where.topic}:{where.partition}:{where.offset}" if where else None

@@ -85,7 +85,7 @@ def router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
         try:
             current = holder.reload()
         except ConfigurationError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=str(exc)) from None
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from None
         return {"loaded_from": holder.loaded_from, "version": current.version, "units": len(current)}
 
     @api.get("/audit", tags=["audit"], summary="The audit log of patient-data reads (ops admins).")
