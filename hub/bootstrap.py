@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from hub.adapters.hl7.transport import MllpServer
 from hub.domain.clock import Clock
 from hub.domain.engine import EpisodeEngine
 from hub.domain.processor import Processor
@@ -23,8 +24,10 @@ from hub.domain.stats import StatsProcessor
 from hub.domain.timeline import TimelineProcessor
 from hub.errors import ConfigurationError
 from hub.settings import HubSettings
+from hub.streams.appender import GroupCommitter
 from hub.streams.clock import SystemClock
 from hub.streams.directory import DirectoryHolder
+from hub.streams.hl7_ingest import Hl7Ingest
 from hub.streams.ingest import Ingestor
 from hub.streams.projections import PROJECTIONS
 from hub.streams.runtime import EmbeddedRuntime
@@ -139,6 +142,33 @@ async def watch_directory(hub: Hub, stop: asyncio.Event, *, every: float = 2.0) 
             await asyncio.wait_for(stop.wait(), timeout=every)
 
 
+def ward_lookup(hub: Hub) -> Callable[[str, str | None], str | None]:
+    """PV1-3 → HSA-id: the unit directory first, then the adapter's own mapping."""
+    wards = hub.settings.hl7.wards
+
+    def lookup(code: str, facility: str | None) -> str | None:
+        directory = hub.resources.directory.current()
+        found = directory.ward_for_code(code, facility) if directory is not None else None
+        return found or wards.get(code)
+
+    return lookup
+
+
+async def start_hl7(hub: Hub) -> tuple[MllpServer, Hl7Ingest]:
+    """The MLLP endpoint with durable, group-committed acknowledgements."""
+    committer = GroupCommitter(hub.log)
+    ingest = Hl7Ingest(committer, ward_lookup(hub), hub.clock, other_events=hub.settings.hl7.other_events)
+
+    async def handle(raw: bytes, connection: str) -> bytes | None:
+        reply = await ingest.handle(raw, connection)
+        hub.runtime.notify()
+        return reply
+
+    server = MllpServer(hub.settings.hl7, handle, ingest.reject)
+    await server.start()
+    return server, ingest
+
+
 async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] | None = None,
                 on_started: Callable[[str], None] | None = None) -> None:
     """Run the API and the runtime (and any extra tasks, e.g. the demo feed) until SIGINT/SIGTERM."""
@@ -150,8 +180,14 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 
+    replayers = {}
+    mllp = None
+    if hub.settings.hl7.enabled:
+        mllp, hl7 = await start_hl7(hub)
+        replayers["hl7"] = hl7.replayer()
+        log.warning("MLLP listening on %s:%d", hub.settings.hl7.host, mllp.port)
     app = create_app(ApiContext(hub.settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
-                                hub.resources))
+                                hub.resources, replayers))
     config = uvicorn.Config(app, host=hub.settings.api.host, port=hub.settings.api.port,
                             log_level="warning", lifespan="off")
     server = _EmbeddedServer(config)
@@ -170,6 +206,8 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
         sock = server.servers[0].sockets[0].getsockname()
         on_started(f"http://{sock[0]}:{sock[1]}")
     await stop.wait()
+    if mllp is not None:
+        await mllp.close()
     server.should_exit = True
     await asyncio.gather(*tasks, return_exceptions=True)
     if tasks[0].done() and not tasks[0].cancelled() and tasks[0].exception() is not None:

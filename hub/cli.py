@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 contracts_app = typer.Typer(help="Published contracts (JSON Schema, AsyncAPI).", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
+hl7_app = typer.Typer(help="HL7 v2 over MLLP.", no_args_is_help=True)
+app.add_typer(hl7_app, name="hl7")
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
@@ -339,6 +341,30 @@ def contracts_export(
     for rel in stale:
         (directory / rel).unlink()
     out.print(f"{len(changed)} written, {len(stale)} removed, {len(files)} in all")
+
+
+@hl7_app.command("send")
+def hl7_send(
+    files: Annotated[list[Path], typer.Argument(help="HL7 files: one message each, or FHS/BHS batches.",
+                                                exists=True, dir_okay=False)],
+    host: Annotated[str, typer.Option(help="MLLP host.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="MLLP port.")] = 2575,
+) -> None:
+    """Send HL7 messages over MLLP and print each acknowledgement (MSA-1 and text)."""
+    from hub.adapters.hl7.batch import messages_of
+    from hub.adapters.hl7.transport import send
+
+    messages = [m for f in files for m in messages_of(f.read_bytes())]
+    acks = asyncio.run(send(host, port, messages))
+    bad = 0
+    for message, reply in zip(messages, acks, strict=True):
+        control = message.split(b"\r", 1)[0].split(b"|")[9].decode("latin-1", "replace")
+        msa = next((s for s in reply.split(b"\r") if s.startswith(b"MSA")), b"MSA||")
+        parts = msa.decode("utf-8", "replace").split("|")
+        bad += parts[1] not in ("AA", "CA")
+        out.print(f"{control}: {parts[1]} {parts[3] if len(parts) > 3 else ''}".rstrip(), markup=False)
+    if bad:
+        raise typer.Exit(1)
 
 
 def main() -> None:

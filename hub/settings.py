@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hub.adapters.hl7.config import Hl7Settings
 from hub.schemas.identifiers import Kommunkod
 
 
@@ -122,6 +123,7 @@ class HubSettings(BaseSettings):
     log: LogSettings = LogSettings()
     runtime: RuntimeSettings = RuntimeSettings()
     engine: EngineSettings = EngineSettings()
+    hl7: Hl7Settings = Hl7Settings()
     api: ApiSettings = ApiSettings()
     demo: DemoSettings = DemoSettings()
     timezone: Literal["Europe/Stockholm"] = Field(

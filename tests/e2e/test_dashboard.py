@@ -38,7 +38,7 @@ def demo(tmp_path: Path) -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "demo", "--port", str(port), "--data", str(tmp_path / "demo.db"),
          "--episodes", "40", "--speed", "40000"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "HUB_HL7__PORT": "0"},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -32,7 +32,7 @@ def test_demo_serves_timelines_and_keeps_bad_input(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "demo", "--port", str(port), "--data", str(db),
          "--episodes", "30", "--speed", "200000"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "HUB_HL7__PORT": "0"},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": "Bearer demo-ops-admin"}

@@ -1,0 +1,127 @@
+"""HL7 v2 ingest: every received message is stored raw on ``svu.raw.hl7`` whatever happens
+next; its canonical events go to ``svu.events`` — or its bytes and reason to ``svu.dlq.hl7`` —
+in the same transaction; the ACK is rendered only after that transaction committed. A message
+re-sent with the same MSH-10 from the same MSH-3/MSH-4 is acknowledged again but processed once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from hub.adapters.hl7 import errors as E
+from hub.adapters.hl7.errors import Hl7Error
+from hub.adapters.hl7.mapping import Header, Parsed, canonical, header
+from hub.adapters.hl7.parse import WardLookup, split
+from hub.adapters.hl7.render import ack, should_send
+from hub.domain.clock import Clock
+from hub.schemas import topics
+from hub.streams.appender import GroupCommitter
+from hub.streams.dlq import content_key, dead_letter
+from hub.streams.ingest import Outcome
+from hub.streams.log import Append
+
+log = logging.getLogger(__name__)
+
+SOURCE = "hl7"
+SEEN = "hl7-seen"
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What the durable write did."""
+
+    outcome: str  # accept | error | reject
+    duplicate: bool = False
+
+
+class Hl7Ingest:
+    """Parse, store durably, acknowledge."""
+
+    def __init__(self, committer: GroupCommitter, lookup: WardLookup, clock: Clock, *,
+                 other_events: str = "accept") -> None:
+        self.committer = committer
+        self.lookup = lookup
+        self.clock = clock
+        self.other_events = other_events
+        self.received = 0
+        self.rejected = 0
+        self.duplicates = 0
+
+    def _parse(self, raw: bytes, now: dt.datetime) -> tuple[Header | None, Parsed | None, Hl7Error | None]:
+        try:
+            parsed = canonical(raw, self.lookup, now)
+        except Hl7Error as exc:
+            try:
+                head: Header | None = header(split(raw))
+            except Hl7Error:
+                head = None
+            return head, None, exc
+        except Exception as exc:  # a parser bug must not lose the message or the connection
+            log.error("HL7 parser failed: %s", type(exc).__name__)
+            return None, None, Hl7Error(f"internal error: {type(exc).__name__}", code=E.INTERNAL_ERROR)
+        if not parsed.events and self.other_events == "reject":
+            error = Hl7Error(f"MSH-9: event '{parsed.header.trigger}' is not handled", segment="MSH",
+                             field=9, code=E.UNSUPPORTED_EVENT, reject=True)
+            return parsed.header, None, error
+        return parsed.header, parsed, None
+
+    async def handle(self, raw: bytes, connection: str) -> bytes | None:
+        """One framed message → its ACK (or None when MSH-15 asks for none)."""
+        now = self.clock.now()
+        self.received += 1
+        head, parsed, error = self._parse(raw, now)
+        stored = await self.committer.submit(lambda tx: self._write(tx, raw, head, parsed, error,
+                                                                    connection, now))
+        if stored.duplicate:
+            self.duplicates += 1
+        if error is not None:
+            self.rejected += 1
+        if not should_send(head, stored.outcome):
+            return None
+        return ack(head, stored.outcome, error=error, now=now)
+
+    async def reject(self, raw: bytes, connection: str, reason: str) -> bytes | None:
+        """Bytes the transport could not frame: stored and dead-lettered, negatively acknowledged."""
+        now = self.clock.now()
+        self.received += 1
+        self.rejected += 1
+        error = Hl7Error(reason, segment="MSH", code=E.SEGMENT_SEQUENCE, reject=True)
+        await self.committer.submit(lambda tx: self._write(tx, raw, None, None, error, connection, now))
+        return ack(None, "reject", error=error, now=now)
+
+    def _write(self, tx: Any, raw: bytes, head: Header | None, parsed: Parsed | None,
+               error: Hl7Error | None, connection: str, now: dt.datetime) -> Stored:
+        key = head.source_message_id if head and head.control_id else content_key(raw)
+        received = now.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        tx.append([Append(topics.raw(SOURCE), key, raw,
+                          headers=(("received-at", received.encode()), ("connection", connection.encode()),
+                                   ("content-type", b"x-application/hl7-v2+er7")))])
+        if error is not None:
+            tx.append([dead_letter(SOURCE, raw, error.errors, now, connection=connection,
+                                   source_message_id=key if head else None)])
+            return Stored("reject" if error.reject else "error")
+        assert parsed is not None
+        seen = tx.db.execute("SELECT 1 FROM state WHERE store = ? AND key = ?", (SEEN, key)).fetchone()
+        if seen:
+            return Stored("accept", duplicate=True)
+        if parsed.events:
+            tx.append([Append(topics.EVENTS, e.episode_id, e.to_json()) for e in parsed.events])
+        tx.put_states(SEEN, [(key, b"1")])
+        return Stored("accept")
+
+    def replayer(self) -> Any:
+        """Re-submits a dead-lettered HL7 message (after a fix) for the ops API."""
+        def replay(raw: bytes, original: str) -> Outcome:
+            now = self.clock.now()
+            head, parsed, error = self._parse(raw, now)
+            with self.committer.log.transaction() as tx:
+                stored = self._write(tx, raw, head, parsed, error, f"replay:{original}", now)
+            if error is not None:
+                return Outcome(False, errors=tuple(error.errors))
+            event = parsed.events[0] if parsed and parsed.events else None
+            return Outcome(True, event.id if event else None, event.episode_id if event else None,
+                           errors=(("", "duplicate"),) if stored.duplicate else ())
+        return replay
