@@ -90,7 +90,7 @@ def router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
 
     @api.get("/audit", tags=["audit"], summary="The audit log of patient-data reads (ops admins).")
     def audit_log(who: Who, limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+                  offset: Annotated[int, Query(ge=0, le=2**53)] = 0) -> list[dict[str, Any]]:
         require(who, Role.OPS_ADMIN)
         records = ctx.log.read(topics.AUDIT, 0, offset, limit)
         return [orjson.loads(r.value) for r in records]

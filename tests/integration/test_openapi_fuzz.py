@@ -40,7 +40,7 @@ def test_no_server_errors(tmp_path: Path) -> None:
     for operation in operations:
 
         @given(operation.as_strategy())
-        @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck),
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
                   database=None)
         def check(case) -> None:  # type: ignore[no-untyped-def]
             for headers in ({"Authorization": "Bearer admin"}, {}):

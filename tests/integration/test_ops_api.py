@@ -217,3 +217,10 @@ def test_directory_view_and_reload(hub_client) -> None:
     assert client.post("/directory/reload", headers=H["region"]).status_code == 403
     assert client.post("/directory/reload", headers=H["admin"]).json()["units"] == len(d["units"])
     assert orjson.loads(orjson.dumps(d))["loaded_from"].endswith("directory-vasterbotten.yaml")
+
+
+def test_out_of_range_numbers_are_refused_not_crashed(hub_client) -> None:
+    client, _ = hub_client
+    r = client.get("/audit?offset=99999999999999999999", headers=H["admin"])
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["query", "offset"]

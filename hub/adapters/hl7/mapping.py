@@ -162,24 +162,22 @@ def canonical(raw: bytes, lookup: WardLookup, received_at: dt.datetime) -> Parse
         raise Hl7Error("PID segment is required", segment="PID", code=E.SEGMENT_SEQUENCE)
     if message.segment("PV1") is None and h.trigger != "A40":
         raise Hl7Error("PV1 segment is required", segment="PV1", code=E.SEGMENT_SEQUENCE)
-    payload = _payload(message, h.trigger, lookup)
+    when = (hl7_time(message.component("EVN", 6), "EVN", 6) or hl7_time(message.component("EVN", 2), "EVN", 2)
+            or hl7_time(message.component("MSH", 7), "MSH", 7))
+    payload = _payload(message, h.trigger, lookup, when)
     visit = message.component("PV1", 19, 1)
     if h.trigger == "A40":
         visit = visit or message.component("MRG", 5, 1)
     _required(message, "PV1", 19, visit, "visit number")
-    when = (hl7_time(message.component("EVN", 6), "EVN", 6) or hl7_time(message.component("EVN", 2), "EVN", 2)
-            or hl7_time(message.component("MSH", 7), "MSH", 7) or received_at)
     event = new_event(payload, episode_id=episode_id(h.sending_facility, visit), source=h.source,
-                      source_message_id=h.source_message_id, time=when, received_at=received_at)
+                      source_message_id=h.source_message_id, time=when or received_at, received_at=received_at)
     return Parsed(h, (event,))
 
 
-def _payload(message: Message, trigger: str, lookup: WardLookup) -> p.Payload:
+def _payload(message: Message, trigger: str, lookup: WardLookup, event_time: dt.datetime | None) -> p.Payload:
     t = hl7_time
     admitted = t(message.component("PV1", 44), "PV1", 44)
     discharged = t(message.component("PV1", 45), "PV1", 45)
-    event_time = (t(message.component("EVN", 6), "EVN", 6) or t(message.component("EVN", 2), "EVN", 2)
-                  or t(message.component("MSH", 7), "MSH", 7))
     expected = t(message.component("PV2", 9), "PV2", 9)
     care = CareType.PSYCHIATRIC if "PSY" in message.component("PV1", 10).upper() else CareType.SOMATIC
     now = event_time or admitted or discharged

@@ -44,12 +44,15 @@ class Message:
     separators: Separators
     segments: list[tuple[str, list[str]]] = field(default_factory=list)
     charset: str = "utf-8"
+    _first: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, seg_id: str, fields: list[str]) -> None:
+        self.segments.append((seg_id, fields))
+        self._first.setdefault(seg_id, fields)
 
     def segment(self, name: str) -> list[str] | None:
-        for seg_id, fields in self.segments:
-            if seg_id == name:
-                return fields
-        return None
+        """The first segment with this id."""
+        return self._first.get(name)
 
     def field(self, segment: str, number: int) -> str:
         """Raw (still escaped) field ``number`` of the first ``segment``; '' when absent.
@@ -77,6 +80,7 @@ class Message:
                 for rep in raw.split(self.separators.repetition)]
 
 
+_DTM = re.compile(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+-]\d{4})?")
 _ESCAPE = re.compile(r"\\(F|S|T|R|E|X[0-9A-Fa-f]+|\.br|H|N)\\")
 
 
@@ -138,7 +142,7 @@ def split(raw: bytes) -> Message:
             raise Hl7Error(f"segment {number} does not begin with a segment id and '{fsep}'",
                            segment=seg_id if _SEGMENT_ID.match(seg_id) else "???",
                            sequence=number, code=E.SEGMENT_SEQUENCE)
-        message.segments.append((seg_id, text.split(fsep)))
+        message.add(seg_id, text.split(fsep))
     return message
 
 
@@ -147,7 +151,7 @@ def hl7_time(value: str, segment: str, number: int) -> dt.datetime | None:
     value = value.strip()
     if not value:
         return None
-    m = re.fullmatch(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+-]\d{4})?", value)
+    m = _DTM.fullmatch(value)
     if m is None:
         raise Hl7Error(f"{segment}-{number}: '{value[:30]}' is not an HL7 date/time", segment=segment,
                        field=number, code=E.DATA_TYPE_ERROR)
