@@ -90,6 +90,7 @@ class Hub:
     ingestor: Ingestor
     runtime: EmbeddedRuntime
     resources: Resources
+    mllp_port: int | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
@@ -185,7 +186,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     if hub.settings.hl7.enabled:
         mllp, hl7 = await start_hl7(hub)
         replayers["hl7"] = hl7.replayer()
-        log.warning("MLLP listening on %s:%d", hub.settings.hl7.host, mllp.port)
+        hub.mllp_port = mllp.port
     app = create_app(ApiContext(hub.settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
                                 hub.resources, replayers))
     config = uvicorn.Config(app, host=hub.settings.api.host, port=hub.settings.api.port,

@@ -90,9 +90,14 @@ def run(config: ConfigOpt = None, data: DataOpt = None,
         console.print("[yellow]No API keys configured (HUB_API__KEYS): endpoints with patient "
                       "data answer 401.[/yellow]")
     hub = build_hub(settings)
+
+    def started(url: str) -> None:
+        mllp = f"; MLLP {settings.hl7.host}:{hub.mllp_port}" if hub.mllp_port else ""
+        console.print(f"svu-hub {__version__} running: API {url}/docs, dashboard {url}/dashboard{mllp} "
+                      f"(log {settings.log.path}; Ctrl-C stops)")
+
     try:
-        asyncio.run(serve(hub, on_started=lambda url: console.print(
-            f"svu-hub {__version__} running: API {url}  (log {settings.log.path}; Ctrl-C stops)")))
+        asyncio.run(serve(hub, on_started=started))
     finally:
         hub.close()
 
@@ -143,7 +148,10 @@ def demo(
         first = traffic[0].episode_id
         console.print(f"svu-hub demo: {len(traffic)} messages of {episodes} vårdtillfällen in "
                       f"{county}, 1 s = {speed:g} s simulated.")
+        console.print(f"  Dashboard: {url}/dashboard")
         console.print(f"  API:       {url}/docs")
+        if hub.mllp_port:
+            console.print(f"  HL7 MLLP:  127.0.0.1:{hub.mllp_port}  (./dev hub hl7 send FILE --port {hub.mllp_port})")
         console.print(f"  API key:   {settings.demo.api_key.get_secret_value()}  "
                       "(header 'Authorization: Bearer <key>')")
         console.print(f"  Timeline:  curl -H 'Authorization: Bearer "
