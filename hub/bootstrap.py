@@ -24,6 +24,7 @@ from hub.domain.stats import StatsProcessor
 from hub.domain.timeline import TimelineProcessor
 from hub.errors import ConfigurationError
 from hub.settings import HubSettings
+from hub.streams import hl7_files
 from hub.streams.appender import GroupCommitter
 from hub.streams.clock import SystemClock
 from hub.streams.directory import DirectoryHolder
@@ -174,6 +175,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
                 on_started: Callable[[str], None] | None = None) -> None:
     """Run the API and the runtime (and any extra tasks, e.g. the demo feed) until SIGINT/SIGTERM."""
     from hub.api.app import ApiContext, create_app
+    from hub.api.metrics import MllpCollector
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -182,13 +184,18 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
             loop.add_signal_handler(sig, stop.set)
 
     replayers = {}
+    collectors: list[Any] = []
     mllp = None
     if hub.settings.hl7.enabled:
         mllp, hl7 = await start_hl7(hub)
         replayers["hl7"] = hl7.replayer()
         hub.mllp_port = mllp.port
+        collectors.append(MllpCollector(mllp, hl7))
+        if hub.settings.hl7.drop_directory is not None:
+            folder = hub.settings.hl7.drop_directory
+            extra = [*(extra or []), lambda stop: hl7_files.watch(folder, hl7, stop)]
     app = create_app(ApiContext(hub.settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
-                                hub.resources, replayers))
+                                hub.resources, replayers, collectors))
     config = uvicorn.Config(app, host=hub.settings.api.host, port=hub.settings.api.port,
                             log_level="warning", lifespan="off")
     server = _EmbeddedServer(config)

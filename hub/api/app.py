@@ -58,7 +58,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     @app.get("/metrics", tags=["ops"], response_class=Response, summary="Prometheus metrics.",
              responses={200: {"content": {"text/plain": {}}}})
     def metrics() -> Response:
-        return Response(render(ctx), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(render(ctx, ctx.collectors), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.include_router(episodes.router(ctx, auth, audit))
     app.include_router(alerts.router(ctx, auth))

@@ -27,6 +27,7 @@ class ApiContext:
     ingestor: Ingestor | None = None
     resources: Any = None
     replayers: dict[str, Replayer] = field(default_factory=dict)
+    collectors: list[Any] = field(default_factory=list)
 
     def replayer_for(self, source: str) -> Replayer | None:
         """The replayer for a dead letter's source: an adapter's, or canonical JSON ingest."""

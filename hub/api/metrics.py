@@ -4,9 +4,10 @@ in any label (topics, processors, rules, states, sources only)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from hub.api.context import ApiContext
@@ -45,6 +46,29 @@ class HubCollector(Collector):
         for row in log.query(sql):
             dlq.add_metric([str(row["source"]), str(row["status"])], float(str(row["n"])))
         yield dlq
+
+
+class MllpCollector(Collector):
+    """MLLP connections, messages, refusals, duplicates and the ACK latency histogram."""
+
+    def __init__(self, server: Any, ingest: Any) -> None:
+        self.server = server
+        self.ingest = ingest
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily("svu_hub_mllp_connections", "Open MLLP connections.",
+                                value=self.server.open_connections)
+        for name, value, text in (("messages", self.ingest.received, "HL7 messages received."),
+                                  ("rejected", self.ingest.rejected, "HL7 messages negatively acknowledged."),
+                                  ("duplicates", self.ingest.duplicates, "Re-sent HL7 messages (not reprocessed).")):
+            yield CounterMetricFamily(f"svu_hub_mllp_{name}", text, value=value)
+        buckets, total = [], 0
+        for bound, count in self.ingest.latency_buckets.items():
+            total = count
+            buckets.append(("+Inf" if bound == float("inf") else str(bound), total))
+        histogram = HistogramMetricFamily("svu_hub_mllp_ack_seconds", "Receipt to durable ACK.")
+        histogram.add_metric([], buckets, sum_value=self.ingest.latency_sum)
+        yield histogram
 
 
 def render(ctx: ApiContext, extra: list[Collector] | None = None) -> bytes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ from hub.streams.log import Append
 log = logging.getLogger(__name__)
 
 SOURCE = "hl7"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, float("inf"))
+"""Seconds from receipt to a durable ACK (histogram buckets of ``svu_hub_mllp_ack_seconds``)."""
 SEEN = "hl7-seen"
 
 
@@ -49,6 +52,16 @@ class Hl7Ingest:
         self.received = 0
         self.rejected = 0
         self.duplicates = 0
+        self.latency_buckets = dict.fromkeys(LATENCY_BUCKETS, 0)
+        self.latency_sum = 0.0
+        self.latency_count = 0
+
+    def _observe(self, seconds: float) -> None:
+        self.latency_sum += seconds
+        self.latency_count += 1
+        for bound in LATENCY_BUCKETS:
+            if seconds <= bound:
+                self.latency_buckets[bound] += 1
 
     def _parse(self, raw: bytes, now: dt.datetime) -> tuple[Header | None, Parsed | None, Hl7Error | None]:
         try:
@@ -70,11 +83,13 @@ class Hl7Ingest:
 
     async def handle(self, raw: bytes, connection: str) -> bytes | None:
         """One framed message → its ACK (or None when MSH-15 asks for none)."""
+        started = time.perf_counter()
         now = self.clock.now()
         self.received += 1
         head, parsed, error = self._parse(raw, now)
         stored = await self.committer.submit(lambda tx: self._write(tx, raw, head, parsed, error,
                                                                     connection, now))
+        self._observe(time.perf_counter() - started)
         if stored.duplicate:
             self.duplicates += 1
         if error is not None:
