@@ -15,6 +15,7 @@ from typing import Any
 import uvicorn
 
 from hub.adapters.hl7.transport import MllpServer
+from hub.adapters.lifecare.transport import LifeCareClient
 from hub.domain.clock import Clock
 from hub.domain.engine import EpisodeEngine
 from hub.domain.processor import Processor
@@ -27,6 +28,7 @@ from hub.settings import HubSettings
 from hub.streams import hl7_files
 from hub.streams.appender import GroupCommitter
 from hub.streams.clock import SystemClock
+from hub.streams.delivery import DeliveryWorker, delivery_replayer
 from hub.streams.directory import DirectoryHolder
 from hub.streams.hl7_ingest import Hl7Ingest
 from hub.streams.ingest import Ingestor
@@ -194,6 +196,11 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
         if hub.settings.hl7.drop_directory is not None:
             folder = hub.settings.hl7.drop_directory
             extra = [*(extra or []), lambda stop: hl7_files.watch(folder, hl7, stop)]
+    replayers["delivery-lifecare"] = delivery_replayer(hub.log)
+    if hub.settings.lifecare.enabled:
+        client = LifeCareClient(hub.settings.lifecare)
+        worker = DeliveryWorker(hub.log, client, hub.clock)
+        extra = [*(extra or []), worker.run]
     app = create_app(ApiContext(hub.settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
                                 hub.resources, replayers, collectors))
     config = uvicorn.Config(app, host=hub.settings.api.host, port=hub.settings.api.port,

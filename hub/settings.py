@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from hub.adapters.hl7.config import Hl7Settings
+from hub.adapters.lifecare.config import LifeCareSettings
 from hub.schemas.identifiers import Kommunkod
 
 
@@ -124,6 +125,7 @@ class HubSettings(BaseSettings):
     runtime: RuntimeSettings = RuntimeSettings()
     engine: EngineSettings = EngineSettings()
     hl7: Hl7Settings = Hl7Settings()
+    lifecare: LifeCareSettings = LifeCareSettings()
     api: ApiSettings = ApiSettings()
     demo: DemoSettings = DemoSettings()
     timezone: Literal["Europe/Stockholm"] = Field(

@@ -1,0 +1,1 @@
+"""The LifeCare adapter: deliveries over HTTP/JSON (``render`` pure, ``transport`` the I/O)."""

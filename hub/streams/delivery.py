@@ -1,0 +1,104 @@
+"""The delivery worker: sends each requested delivery on ``svu.deliveries.lifecare.*`` to
+LifeCare and records how it went (``DeliveryStatusChanged`` on the same topic) together with
+its position, in one transaction. At least once: after a crash between sending and recording,
+the message is sent again with the same idempotency key and the receiver answers 409. A delivery
+that fails for good is dead-lettered with its reason and can be replayed from the ops API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import orjson
+
+from hub.adapters.lifecare.render import render
+from hub.adapters.lifecare.transport import LifeCareClient
+from hub.domain.clock import Clock
+from hub.schemas.envelope import new_event
+from hub.schemas.operations import DeliveryStatus, DeliveryStatusChanged
+from hub.streams.dlq import dead_letter
+from hub.streams.log import Append, Positions, Record
+from hub.streams.sqlite_log import SqliteLog
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryWorker:
+    """Delivers to LifeCare, one record at a time per partition, in log order."""
+
+    NAME = "delivery-lifecare"
+    PREFIX = "svu.deliveries.lifecare."
+
+    def __init__(self, sqlite: SqliteLog, client: LifeCareClient, clock: Clock, *, batch: int = 100) -> None:
+        self.log = sqlite
+        self.client = client
+        self.clock = clock
+        self.batch = batch
+        self.positions = sqlite.positions(self.NAME)
+        self.delivered = 0
+        self.failed = 0
+
+    async def run_once(self) -> int:
+        done = 0
+        for topic in [t for t in self.log.topics() if t.startswith(self.PREFIX)]:
+            for partition in range(self.log.partitions(topic)):
+                for record in self.log.read(topic, partition, self.positions.get(topic, partition), self.batch):
+                    await self._one(record)
+                    done += 1
+        return done
+
+    async def run(self, stop: asyncio.Event, *, idle: float = 0.2) -> None:
+        while not stop.is_set():
+            if await self.run_once() == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=idle)
+
+    async def _one(self, record: Record) -> None:
+        event: dict[str, Any] = orjson.loads(record.value)
+        appends: list[Append] = []
+        if event.get("type") == "se.svu.delivery_requested.v1":
+            data = event["data"]
+            path, body, headers = render(data, event["episodeid"])
+            result = await self.client.deliver(path, body, headers)
+            now = self.clock.now()
+            status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.DEAD_LETTERED
+            change = DeliveryStatusChanged(delivery_id=data["delivery_id"], status=status, at=now,
+                                           detail=result.detail[:500])
+            ev = new_event(change, episode_id=event["episodeid"], source="/hub/delivery/lifecare",
+                           source_message_id=f"{data['delivery_id']}:{status.value}", time=now, received_at=now)
+            appends.append(Append(record.topic, record.key, ev.to_json()))
+            if result.delivered:
+                self.delivered += 1
+            else:
+                self.failed += 1
+                log.error("delivery %s to %s failed for good: %s", data["delivery_id"], data["receiver"],
+                          result.detail[:200])
+                appends.append(dead_letter("delivery-lifecare", record.value, [("", result.detail[:500])], now,
+                                           source_message_id=data["delivery_id"], key=record.key))
+        new = Positions(dict(self.positions.offsets))
+        new.advance(record)
+        with self.log.transaction() as tx:
+            if appends:
+                tx.append(appends)
+            tx.commit_positions(self.NAME, new)
+        self.positions = new
+
+
+def delivery_replayer(sqlite: SqliteLog) -> Any:
+    """Re-queues a dead-lettered delivery (after the target or the directory was fixed): the same
+    request, same idempotency key, on its topic again; the worker sends it once more."""
+    from hub.schemas import topics
+    from hub.streams.ingest import Outcome
+
+    def replay(raw: bytes, original: str) -> Outcome:
+        event: dict[str, Any] = orjson.loads(raw)
+        data = event.get("data", {})
+        if event.get("type") != "se.svu.delivery_requested.v1":
+            return Outcome(False, errors=(("type", "not a delivery request"),))
+        topic = topics.deliveries(str(data["system"]), str(data["receiver"]))
+        (stored,) = sqlite.append([Append(topic, event["episodeid"], raw)])
+        return Outcome(True, event.get("id"), event["episodeid"], stored_at=stored)
+
+    return replay
