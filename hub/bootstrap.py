@@ -28,7 +28,7 @@ from hub.settings import HubSettings
 from hub.streams import hl7_files
 from hub.streams.appender import GroupCommitter
 from hub.streams.clock import SystemClock
-from hub.streams.delivery import DeliveryWorker, delivery_replayer
+from hub.streams.delivery import DeliveryWorker, PratorDrop, delivery_replayer
 from hub.streams.directory import DirectoryHolder
 from hub.streams.hl7_ingest import Hl7Ingest
 from hub.streams.ingest import Ingestor
@@ -196,7 +196,10 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
         if hub.settings.hl7.drop_directory is not None:
             folder = hub.settings.hl7.drop_directory
             extra = [*(extra or []), lambda stop: hl7_files.watch(folder, hl7, stop)]
-    replayers["delivery-lifecare"] = delivery_replayer(hub.log)
+    replayers["delivery-lifecare"] = replayers["delivery-prator"] = delivery_replayer(hub.log)
+    if hub.settings.prator.outbox is not None:
+        prator = DeliveryWorker(hub.log, PratorDrop(hub.settings.prator.outbox), hub.clock, system="prator")
+        extra = [*(extra or []), prator.run]
     if hub.settings.lifecare.enabled:
         client = LifeCareClient(hub.settings.lifecare)
         worker = DeliveryWorker(hub.log, client, hub.clock)

@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from hub.adapters.hl7.config import Hl7Settings
 from hub.adapters.lifecare.config import LifeCareSettings
+from hub.adapters.prator.config import PratorSettings
 from hub.schemas.identifiers import Kommunkod
 
 
@@ -126,6 +127,7 @@ class HubSettings(BaseSettings):
     engine: EngineSettings = EngineSettings()
     hl7: Hl7Settings = Hl7Settings()
     lifecare: LifeCareSettings = LifeCareSettings()
+    prator: PratorSettings = PratorSettings()
     api: ApiSettings = ApiSettings()
     demo: DemoSettings = DemoSettings()
     timezone: Literal["Europe/Stockholm"] = Field(

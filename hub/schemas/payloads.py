@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_serializer
 
 from hub.schemas.base import AnswerStatus, CanonicalModel, CareType, ColourTrack, Instant, Service
 from hub.schemas.identifiers import HsaId, Kommunkod, PatientIdentifier
@@ -58,6 +58,11 @@ class Needs(CanonicalModel):
     existing: frozenset[Service] = frozenset()
     expected: frozenset[Service] = frozenset()
     changed: bool = False
+
+    @field_serializer("existing", "expected")
+    def _sorted(self, value: frozenset[Service]) -> list[str]:
+        # sets serialise in a stable order: the same event gives the same bytes in every process
+        return sorted(v.value for v in value)
 
 
 class PlanningSection(CanonicalModel):
@@ -324,6 +329,10 @@ class DischargeDocumentsAvailable(Payload):
     unit: HsaId
     documents: frozenset[str] = Field(description="Any of 'epikris', 'lakemedelslista'.")
     available_at: Instant
+
+    @field_serializer("documents")
+    def _sorted(self, value: frozenset[str]) -> list[str]:
+        return sorted(value)
 
 
 class PatientInformationGiven(Payload):

@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from hub.adapters.lifecare.render import render
-from hub.adapters.lifecare.transport import LifeCareClient
+from hub.adapters.lifecare.transport import LifeCareClient, Result
 from hub.domain.clock import Clock
+from hub.errors import ValidationFailed
 from hub.schemas.envelope import new_event
 from hub.schemas.operations import DeliveryStatus, DeliveryStatusChanged
 from hub.streams.dlq import dead_letter
@@ -25,17 +28,30 @@ from hub.streams.sqlite_log import SqliteLog
 log = logging.getLogger(__name__)
 
 
+Send = Callable[[dict[str, Any], str], Awaitable[Result]]
+"""Delivers one request (its data, its episode id) to the target system."""
+
+
+def lifecare_sender(client: LifeCareClient) -> Send:
+    async def send(data: dict[str, Any], episode_id: str) -> Result:
+        path, body, headers = render(data, episode_id)
+        return await client.deliver(path, body, headers)
+
+    return send
+
+
 class DeliveryWorker:
-    """Delivers to LifeCare, one record at a time per partition, in log order."""
+    """Delivers to one system, one record at a time per partition, in log order."""
 
-    NAME = "delivery-lifecare"
-    PREFIX = "svu.deliveries.lifecare."
-
-    def __init__(self, sqlite: SqliteLog, client: LifeCareClient, clock: Clock, *, batch: int = 100) -> None:
+    def __init__(self, sqlite: SqliteLog, send: Send | LifeCareClient, clock: Clock, *, system: str = "lifecare",
+                 batch: int = 100) -> None:
         self.log = sqlite
-        self.client = client
+        self.send = lifecare_sender(send) if isinstance(send, LifeCareClient) else send
         self.clock = clock
         self.batch = batch
+        self.system = system
+        self.NAME = f"delivery-{system}"
+        self.PREFIX = f"svu.deliveries.{system}."
         self.positions = sqlite.positions(self.NAME)
         self.delivered = 0
         self.failed = 0
@@ -60,13 +76,15 @@ class DeliveryWorker:
         appends: list[Append] = []
         if event.get("type") == "se.svu.delivery_requested.v1":
             data = event["data"]
-            path, body, headers = render(data, event["episodeid"])
-            result = await self.client.deliver(path, body, headers)
+            try:
+                result = await self.send(data, event["episodeid"])
+            except ValidationFailed as exc:  # cannot be rendered for this system: fails for good
+                result = Result(False, None, f"cannot render: {exc}", 0)
             now = self.clock.now()
             status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.DEAD_LETTERED
             change = DeliveryStatusChanged(delivery_id=data["delivery_id"], status=status, at=now,
                                            detail=result.detail[:500])
-            ev = new_event(change, episode_id=event["episodeid"], source="/hub/delivery/lifecare",
+            ev = new_event(change, episode_id=event["episodeid"], source=f"/hub/delivery/{self.system}",
                            source_message_id=f"{data['delivery_id']}:{status.value}", time=now, received_at=now)
             appends.append(Append(record.topic, record.key, ev.to_json()))
             if result.delivered:
@@ -75,7 +93,7 @@ class DeliveryWorker:
                 self.failed += 1
                 log.error("delivery %s to %s failed for good: %s", data["delivery_id"], data["receiver"],
                           result.detail[:200])
-                appends.append(dead_letter("delivery-lifecare", record.value, [("", result.detail[:500])], now,
+                appends.append(dead_letter(self.NAME, record.value, [("", result.detail[:500])], now,
                                            source_message_id=data["delivery_id"], key=record.key))
         new = Positions(dict(self.positions.offsets))
         new.advance(record)
@@ -84,6 +102,30 @@ class DeliveryWorker:
                 tx.append(appends)
             tx.commit_positions(self.NAME, new)
         self.positions = new
+
+
+class PratorDrop:
+    """Delivers Prator XML into a drop directory, one folder per receiver, written atomically
+    (temporary name, then rename); a file already there means already delivered."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def __call__(self, data: dict[str, Any], episode_id: str) -> Result:
+        from hub.adapters.prator.mapping import render as render_xml
+
+        body = render_xml(data, episode_id)
+        target = self.folder / data["receiver"] / f"{data['idempotency_key']}.xml"
+        if target.exists():
+            return Result(True, None, "already delivered (file exists)", 1)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".xml.tmp")
+            tmp.write_bytes(body)
+            tmp.replace(target)
+        except OSError as exc:
+            return Result(False, None, f"cannot write the file: {exc.strerror}", 1)
+        return Result(True, None, f"written to {target.parent.name}/{target.name}", 1)
 
 
 def delivery_replayer(sqlite: SqliteLog) -> Any:

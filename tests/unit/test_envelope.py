@@ -109,3 +109,15 @@ def test_episode_ids_that_carry_a_personnummer_or_break_the_pattern_are_refused(
         parse_event(orjson.dumps(obj))
     assert exc.value.errors[0][0] == "episodeid"
     assert "1212" not in exc.value.errors[0][1]
+
+
+def test_sets_serialise_in_the_same_order_in_every_process() -> None:
+    import subprocess
+    import sys
+
+    code = ("from hub.schemas.payloads import Needs; from hub.schemas.base import Service as S;"
+            "print(Needs(expected=frozenset(S), existing=frozenset([S.SOCIAL_SERVICES, S.PRIMARY_CARE]))"
+            ".model_dump_json())")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={"PYTHONHASHSEED": str(seed), "PATH": ""}).stdout for seed in range(6)}
+    assert len(outputs) == 1

@@ -1,0 +1,1 @@
+"""The Prator adapter: the hub's XML contract (``contracts/prator``) in and out."""

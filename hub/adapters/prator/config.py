@@ -1,0 +1,16 @@
+"""Settings of the Prator adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class PratorSettings(BaseModel):
+    """Where Prator XML comes in and goes out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outbox: Path | None = Field(default=None, description="Deliveries to units on Prator are written here "
+                                "(one folder per receiver); None leaves them pending.")

@@ -1,0 +1,47 @@
+"""Inbound endpoints for source systems: Prator XML (``contracts/prator``). A message is
+answered 202 only once it is durably in the log; a bad one 422 naming the element and the line,
+with its bytes in the dead-letter store."""
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+
+from hub.adapters.prator.errors import PratorError
+from hub.adapters.prator.mapping import parse
+from hub.api.context import ApiContext
+from hub.api.security import Authenticator, Principal, require
+from hub.schemas import topics
+from hub.settings import Role
+from hub.streams.dlq import dead_letter
+from hub.streams.log import Append
+
+XML_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/xml": {
+    "schema": {"type": "string"}, "example": "<PratorMeddelande xmlns=\"urn:svu-hub:prator:1\">…"}}}}
+
+
+def router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
+    api = APIRouter(prefix="/inbound", tags=["inbound"])
+    Who = Annotated[Principal, Depends(auth)]
+
+    @api.post("/prator", status_code=202, openapi_extra=XML_BODY,
+              summary="One Prator XML message; 202 once it is durably stored.",
+              responses={422: {"description": "The message breaks the contract; the reason names element and line."}})
+    async def prator(request: Request, who: Who) -> dict[str, str]:
+        require(who, Role.OPS_ADMIN, Role.REGION)
+        raw = await request.body()
+        now = ctx.clock.now()
+        try:
+            event = parse(raw, now, source="/prator")
+        except PratorError as exc:
+            ctx.log.append([dead_letter("prator", raw, exc.errors, now, connection=f"http:{who.name}")])
+            detail = [{"element": exc.element, "line": exc.line, "msg": e[1]} for e in exc.errors]
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail) from None
+        (stored,) = ctx.log.append([Append(topics.EVENTS, event.episode_id, event.to_json())])
+        if ctx.runtime is not None:
+            ctx.runtime.notify()
+        return {"event_id": event.id, "episode_id": event.episode_id,
+                "stored_at": f"{stored.topic}:{stored.partition}:{stored.offset}",
+                "received_at": now.astimezone(dt.UTC).isoformat()}
+
+    return api
