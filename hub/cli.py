@@ -351,6 +351,37 @@ def contracts_export(
     out.print(f"{len(changed)} written, {len(stale)} removed, {len(files)} in all")
 
 
+@app.command("cutover-report")
+def cutover_report(
+    unit: Annotated[str, typer.Option(help="HSA-id of the unit that changes system.")],
+    date: Annotated[dt.datetime, typer.Option(help="The cutover date (YYYY-MM-DD).", formats=["%Y-%m-%d"])],
+    config: ConfigOpt = None,
+    data: DataOpt = None,
+    apply_: Annotated[bool, typer.Option("--apply", help="Send the hand-over now.")] = False,
+) -> None:
+    """List the open episodes a unit's cutover touches and what each will get on the new system;
+    with --apply, send that hand-over (once: applying again sends nothing new)."""
+    import orjson
+
+    from hub.streams import cutover
+
+    settings = _settings(config, data)
+    hub = build_hub(settings)
+    try:
+        directory = hub.resources.directory.current()
+        if directory is None:
+            console.print("[red]no unit directory is configured (engine.directory)[/red]")
+            raise typer.Exit(2)
+        found = cutover.plan(hub.log, directory, unit, date.date())
+        out.print(orjson.dumps(found.as_dict(), option=orjson.OPT_INDENT_2).decode(), markup=False, highlight=False)
+        if apply_:
+            sent = cutover.apply(hub.log, found, hub.clock.now())
+            console.print(f"{sent} hand-over deliveries queued to {found.new_system}"
+                          if found.handover else "the directory asks for no hand-over for this unit")
+    finally:
+        hub.close()
+
+
 @hl7_app.command("send")
 def hl7_send(
     files: Annotated[list[Path], typer.Argument(help="HL7 files: one message each, or FHS/BHS batches.",

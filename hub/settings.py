@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from hub.adapters.hl7.config import Hl7Settings
+from hub.adapters.kommun.mapping import KommunMapping
 from hub.adapters.lifecare.config import LifeCareSettings
 from hub.adapters.prator.config import PratorSettings
 from hub.schemas.identifiers import Kommunkod
@@ -128,6 +129,8 @@ class HubSettings(BaseSettings):
     hl7: Hl7Settings = Hl7Settings()
     lifecare: LifeCareSettings = LifeCareSettings()
     prator: PratorSettings = PratorSettings()
+    kommun_mappings: dict[str, KommunMapping] = Field(
+        default_factory=dict, description="Per kommunkod: how its system names fields and message types.")
     api: ApiSettings = ApiSettings()
     demo: DemoSettings = DemoSettings()
     timezone: Literal["Europe/Stockholm"] = Field(

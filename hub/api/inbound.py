@@ -5,7 +5,8 @@ with its bytes in the dead-letter store."""
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 
 from hub.adapters.prator.errors import PratorError
 from hub.adapters.prator.mapping import parse
@@ -43,5 +44,48 @@ def router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
         return {"event_id": event.id, "episode_id": event.episode_id,
                 "stored_at": f"{stored.topic}:{stored.partition}:{stored.offset}",
                 "received_at": now.astimezone(dt.UTC).isoformat()}
+
+    return api
+
+
+def kommun_router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
+    """POST /inbound/kommun/{kommunkod}: JSON (one record or a list) or CSV, mapped per kommun."""
+    from hub.adapters.kommun.mapping import KommunMapping, csv_records, to_event
+    from hub.errors import ValidationFailed
+
+    api = APIRouter(prefix="/inbound", tags=["inbound"])
+    Who = Annotated[Principal, Depends(auth)]
+    Kod = Annotated[str, Path(pattern=r"^\d{4}$", examples=["2480"])]
+
+    @api.post("/kommun/{kommunkod}", status_code=202, summary="Kvittering, kommunklar or planning answers "
+              "from a kommun system (JSON or CSV); 202 once stored, 422 naming the field and row.",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": {"type": "object"}}, "text/csv": {"schema": {"type": "string"}}}}})
+    async def kommun(kommunkod: Kod, request: Request, who: Who) -> dict[str, Any]:
+        require(who, Role.OPS_ADMIN, Role.MUNICIPALITY)
+        if who.kommun_scope() not in (None, kommunkod):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, detail="a kommun may only send its own messages")
+        mapping = ctx.settings.kommun_mappings.get(kommunkod, KommunMapping())
+        raw = await request.body()
+        now = ctx.clock.now()
+        try:
+            if request.headers.get("content-type", "").startswith("text/csv"):
+                records = csv_records(raw, mapping)
+                where = "row {n}: "
+            else:
+                body = orjson.loads(raw)
+                records = body if isinstance(body, list) else [body]
+                where = "record {n}: " if isinstance(body, list) else ""
+            events = [to_event(r, mapping, kommunkod, now, where=where.format(n=n))
+                      for n, r in enumerate(records, 1)]
+        except (ValidationFailed, orjson.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+            errors = exc.errors if isinstance(exc, ValidationFailed) else [("", f"not valid input: {exc}")]
+            ctx.log.append([dead_letter(f"kommun-{kommunkod}", raw, errors, now, connection=f"http:{who.name}")])
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                                detail=[{"field": loc, "msg": msg} for loc, msg in errors]) from None
+        stored = ctx.log.append([Append(topics.EVENTS, e.episode_id, e.to_json()) for e in events])
+        if ctx.runtime is not None:
+            ctx.runtime.notify()
+        return {"accepted": len(stored), "event_ids": [e.id for e in events]}
 
     return api
