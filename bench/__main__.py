@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import engine, foundation, hl7
+from bench import delivery, engine, foundation, hl7
 
-BENCHMARKS = {"foundation": foundation.main, "engine": engine.main, "hl7": hl7.main}
+BENCHMARKS = {"foundation": foundation.main, "engine": engine.main, "hl7": hl7.main, "delivery": delivery.main}
 
 
 def main() -> None:

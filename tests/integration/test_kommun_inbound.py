@@ -86,3 +86,11 @@ def test_json_with_the_default_mapping_and_kommun_scope(client: tuple[TestClient
     assert c.post("/inbound/kommun/2580", content=b"{nope", headers={"Authorization": "Bearer lulea",
                                                                       "Content-Type": "application/json"}).status_code == 422
     assert len(_events(hub)) == 1
+
+
+def test_malformed_csv_is_a_422(client: tuple[TestClient, Hub]) -> None:
+    c, _ = client
+    for body in (b"\r0", b"\xff\xfe", b'Typ;Id\n"unclosed'):
+        r = c.post("/inbound/kommun/2480", content=body, headers={"Authorization": "Bearer umea",
+                                                                   "Content-Type": "text/csv"})
+        assert r.status_code == 422, body

@@ -86,5 +86,10 @@ def to_event(record: dict[str, Any], mapping: KommunMapping, kommunkod: str, rec
 
 def csv_records(data: bytes, mapping: KommunMapping) -> list[dict[str, Any]]:
     """Rows of a CSV file (UTF-8, with or without BOM) as dicts by header."""
-    text = data.decode("utf-8-sig")
-    return list(csv.DictReader(io.StringIO(text), delimiter=mapping.csv_delimiter))
+    try:
+        text = data.decode("utf-8-sig")
+        return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=mapping.csv_delimiter))
+    except UnicodeDecodeError:
+        raise ValidationFailed([("", "CSV must be UTF-8")]) from None
+    except csv.Error as exc:
+        raise ValidationFailed([("", f"not valid CSV: {exc}")]) from None
