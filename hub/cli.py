@@ -326,12 +326,11 @@ def topics(
                         changelog_replicas=settings.kafka.replication_factor)
     existing = asyncio.run(kt.describe(settings.kafka, [w.name for w in wanted]))
     actions = kt.plan(wanted, existing)
-    table = Table("topic", "partitions", "replicas", "config", "action")
     for a in actions:
-        table.add_row(a.spec.name, str(a.spec.partitions), str(a.spec.replicas),
-                      " ".join(f"{k}={v}" for k, v in a.spec.config.items()),
-                      a.action + (": " + "; ".join(a.problems) if a.problems else ""))
-    out.print(table)
+        topic_config = " ".join(f"{k}={v}" for k, v in a.spec.config.items())
+        problems = f"  ({'; '.join(a.problems)})" if a.problems else ""
+        out.print(f"{a.action:8} {a.spec.name}  partitions={a.spec.partitions} "
+                  f"replicas={a.spec.replicas} {topic_config}{problems}", highlight=False, markup=False)
     missing = [a.spec for a in actions if a.action == "create"]
     if create and missing:
         asyncio.run(kt.create(settings.kafka, missing))

@@ -53,7 +53,9 @@ async def test_embedded_and_kafka_workers_agree(cluster: MockCluster, tmp_path: 
     await worker.app.start()
     try:
         await wait_for(lambda: all(a.stats.events >= len(events) for a in worker.agents))
-        kafka_out = await read_all(cluster.bootstrap, CountingProcessor.OUTPUT, expect=len(events))
+        await wait_for(lambda: all(a.stats.batches and not a.app.producer.buffer.size for a in worker.agents))
+        await worker.app.producer.flush()
+        kafka_out = await read_all(cluster.bootstrap, CountingProcessor.OUTPUT)
     finally:
         await worker.app.stop()
 

@@ -15,6 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from aiokafka.errors import KafkaError
+
+from hub.errors import TransportError
 from hub.settings import KafkaSettings
 from hub.streams.kafka.config import client_kwargs
 
@@ -121,5 +124,11 @@ async def create(settings: KafkaSettings, specs: Sequence[TopicSpec]) -> None:
     try:
         await admin.create_topics([NewTopic(s.name, s.partitions, s.replicas, topic_configs=dict(s.config))
                                    for s in specs])
+    except KafkaError as exc:
+        raise TransportError(f"CreateTopics failed: {type(exc).__name__}") from None
+    except AttributeError:
+        # aiokafka's admin client, when the cluster names a controller that is not among its
+        # brokers (librdkafka's mock cluster reports controller 0), fails on a None node.
+        raise TransportError("CreateTopics failed: the cluster names no usable controller") from None
     finally:
         await admin.close()
