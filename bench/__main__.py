@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import foundation
+from bench import foundation, kafka
 
-BENCHMARKS = {"foundation": foundation.main}
+BENCHMARKS = {"foundation": foundation.main, "kafka": kafka.main}
 
 
 def main() -> None:

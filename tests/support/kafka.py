@@ -87,13 +87,14 @@ async def read_all(bootstrap: Sequence[str], topic: str, *, timeout: float = 120
     return out
 
 
-async def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.1) -> None:
+async def wait_for(predicate: Any, timeout: float = 60.0, interval: float = 0.1,
+                   describe: Any = None) -> None:
     """Poll until ``predicate()`` is true (no timed assertion: a timeout is a hang guard)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
         if loop.time() > deadline:
-            raise TimeoutError("condition not reached")
+            raise TimeoutError(f"condition not reached: {describe() if describe else ''}")
         await asyncio.sleep(interval)
 
 

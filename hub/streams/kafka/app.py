@@ -54,6 +54,9 @@ class WorkerApp:
             broker_heartbeat_interval=s.heartbeat_interval_s,
             broker_rebalance_timeout=s.rebalance_timeout_s,
             broker_commit_interval=1.0,
+            broker_max_poll_records=5000,
+            stream_buffer_maxsize=16384,
+            consumer_max_fetch_size=8 << 20,
             producer_acks=-1,
             stream_wait_empty=False,
             web_enabled=s.web_enabled,
@@ -65,6 +68,9 @@ class WorkerApp:
             web_tables_enabled=False,
             web_metrics_enabled=False,
         )
+        # Table writes wait in Faust's producer buffer, and Faust stops feeding streams while it
+        # holds more than 100: one batch writes a state per touched key, so allow a batch's worth.
+        self.app.producer.buffer.max_messages = max(100, 4 * s.batch_size)
         self.agents: list[ProcessorAgent] = wire(
             self.app, processors, clock, mode=s.content_mode, partitions=s.partitions,
             batch_size=s.batch_size, batch_within=s.batch_within_s, timer_interval=s.timer_interval_s)
