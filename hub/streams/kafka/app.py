@@ -78,9 +78,9 @@ class WorkerApp:
             self._probes()
 
     def ready(self) -> bool:
-        """Assigned, not rebalancing and not restoring tables: the worker processes events."""
-        return bool(self.app.consumer is not None and not self.app.rebalancing
-                    and not self.app.in_recovery)
+        """Started, not rebalancing and not restoring tables: the worker processes events (a
+        worker left without partitions, when workers outnumber them, is ready too)."""
+        return bool(self.app.started and not self.app.rebalancing and not self.app.in_recovery)
 
     def _probes(self) -> None:
         app = self.app
