@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from bench import delivery, engine, foundation, hl7
+from bench import delivery, engine, foundation, hl7, kafka
 
-BENCHMARKS = {"foundation": foundation.main, "engine": engine.main, "hl7": hl7.main, "delivery": delivery.main}
+BENCHMARKS = {"foundation": foundation.main, "engine": engine.main, "hl7": hl7.main, "delivery": delivery.main,
+              "kafka": kafka.main}
 
 
 def main() -> None:

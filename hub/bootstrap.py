@@ -10,7 +10,7 @@ import signal
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -35,6 +35,9 @@ from hub.streams.ingest import Ingestor
 from hub.streams.projections import PROJECTIONS
 from hub.streams.runtime import EmbeddedRuntime
 from hub.streams.sqlite_log import SqliteLog
+
+if TYPE_CHECKING:
+    from hub.streams.kafka.app import WorkerApp
 
 log = logging.getLogger("hub")
 
@@ -83,6 +86,22 @@ PROCESSORS: dict[str, ProcessorFactory] = {
 """Every processor the embedded runtime runs, by name. Register new ones here."""
 
 
+def build_processors(settings: HubSettings, names: list[str] | None = None,
+                     resources: Resources | None = None) -> list[Processor[Any, Any]]:
+    """The registered processors (all, or those named), built from settings."""
+    resources = resources or load_resources(settings)
+    return [PROCESSORS[n](settings, resources) for n in (names if names is not None else list(PROCESSORS))]
+
+
+def build_worker(settings: HubSettings, *, clock: Clock | None = None,
+                 processors: list[str] | None = None) -> WorkerApp:
+    """The Faust worker of ``hub worker``: every registered processor as an agent on Kafka.
+    Faust is imported here, not at import time of the hub."""
+    from hub.streams.kafka.app import WorkerApp
+
+    return WorkerApp(settings.kafka, build_processors(settings, processors), clock or SystemClock())
+
+
 @dataclass
 class Hub:
     """One embedded hub: log, ingest and runtime over one clock."""
@@ -113,10 +132,9 @@ def build_hub(settings: HubSettings, *, clock: Clock | None = None,
         durability=settings.log.durability,
         clock_ms=lambda: int(clock.now().timestamp() * 1000),
     )
-    names = processors if processors is not None else list(PROCESSORS)
     runtime = EmbeddedRuntime(
         sqlite,
-        [PROCESSORS[n](settings, resources) for n in names],
+        build_processors(settings, processors, resources),
         clock,
         batch_size=settings.runtime.batch_size,
         projections=[cls() for cls in PROJECTIONS] if processors is None else [],

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hub import __version__
-from hub.bootstrap import PROCESSORS, Hub, build_hub, serve
+from hub.bootstrap import PROCESSORS, Hub, build_hub, build_worker, serve
 from hub.errors import HubError
 from hub.settings import ApiKey, HubSettings, Role, load_settings
 
@@ -31,6 +31,10 @@ contracts_app = typer.Typer(help="Published contracts (JSON Schema, AsyncAPI).",
 app.add_typer(contracts_app, name="contracts")
 hl7_app = typer.Typer(help="HL7 v2 over MLLP.", no_args_is_help=True)
 app.add_typer(hl7_app, name="hl7")
+
+
+helm_app = typer.Typer(help="The Helm chart in deploy/helm/svu-hub.", no_args_is_help=True)
+app.add_typer(helm_app, name="helm")
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
@@ -404,6 +408,81 @@ def hl7_send(
         out.print(f"{control}: {parts[1]} {parts[3] if len(parts) > 3 else ''}".rstrip(), markup=False)
     if bad:
         raise typer.Exit(1)
+
+
+@app.command()
+def worker(config: ConfigOpt = None,
+           processor: Annotated[list[str] | None, typer.Option(
+               help="Processor to run (repeatable; default all).")] = None,
+           verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run the processors as Faust agents on Kafka (settings under [kafka] / HUB_KAFKA__*).
+    Several workers share the partitions; SIGTERM leaves the group cleanly."""
+    _logging(verbose)
+    settings = _settings(config)
+    unknown = [n for n in processor or () if n not in PROCESSORS]
+    if unknown:
+        console.print(f"[red]unknown processor[/red] {', '.join(unknown)}; known: {', '.join(PROCESSORS)}")
+        raise typer.Exit(2)
+    console.print(f"svu-hub {__version__} worker: {', '.join(processor or PROCESSORS)} on "
+                  f"{', '.join(settings.kafka.bootstrap_servers)}")
+    build_worker(settings, processors=processor).run()
+
+
+@app.command()
+def topics(
+    config: ConfigOpt = None,
+    create: Annotated[bool, typer.Option(help="Create the missing topics (else only check).")] = False,
+    source: Annotated[list[str] | None, typer.Option(help="Source of svu.raw/svu.dlq (repeatable).")] = None,
+    deliveries: Annotated[list[str] | None, typer.Option(
+        "--delivery", help="system.receiver of svu.deliveries (repeatable).")] = None,
+) -> None:
+    """Check (or create) the topics of contracts/asyncapi.yaml and the workers' changelogs:
+    partitions, replication, retention, compaction. Exit 1 when a topic is missing or differs."""
+    from hub.schemas.contracts import asyncapi
+    from hub.streams.kafka import topics as kt
+
+    settings = _settings(config)
+    pairs = [d.split(".", 1) for d in deliveries or () if "." in d]
+    params = {"source": source or [], "system": sorted({p[0] for p in pairs}),
+              "receiver": sorted({p[1] for p in pairs})}
+    changelogs = [f"{settings.kafka.app_id}-{n}-{kind}-changelog"
+                  for n in PROCESSORS for kind in ("state", "timers")]
+    wanted = kt.desired(asyncapi(), params, changelogs, changelog_partitions=settings.kafka.partitions,
+                        changelog_replicas=settings.kafka.replication_factor)
+    existing = asyncio.run(kt.describe(settings.kafka, [w.name for w in wanted]))
+    actions = kt.plan(wanted, existing)
+    for a in actions:
+        topic_config = " ".join(f"{k}={v}" for k, v in a.spec.config.items())
+        problems = f"  ({'; '.join(a.problems)})" if a.problems else ""
+        out.print(f"{a.action:8} {a.spec.name}  partitions={a.spec.partitions} "
+                  f"replicas={a.spec.replicas} {topic_config}{problems}", highlight=False, markup=False)
+    missing = [a.spec for a in actions if a.action == "create"]
+    if create and missing:
+        asyncio.run(kt.create(settings.kafka, missing))
+        out.print(f"{len(missing)} topics created")
+        missing = []
+    if missing or any(a.action == "mismatch" for a in actions):
+        raise typer.Exit(1)
+
+
+@helm_app.command("schema")
+def helm_schema(
+    chart: Annotated[Path, typer.Option("--chart", help="Chart folder.")] = Path("deploy/helm/svu-hub"),
+    check: Annotated[bool, typer.Option(help="Only check; exit 1 when the file differs.")] = False,
+) -> None:
+    """Write the chart's values.schema.json, generated from the settings models."""
+    from hub.helm import values_schema_text
+
+    target = chart / "values.schema.json"
+    text = values_schema_text()
+    if check:
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            console.print(f"[red]differs[/red] {target}; run 'hub helm schema' and commit the result")
+            raise typer.Exit(1)
+        out.print(f"{target} up to date")
+        return
+    target.write_text(text, encoding="utf-8")
+    out.print(f"{target} written")
 
 
 def main() -> None:

@@ -116,6 +116,77 @@ class DemoSettings(_Component):
                                description="Ops-admin API key the demo enables.")
 
 
+class KafkaSecurity(StrEnum):
+    """How the hub authenticates to the Kafka brokers (Kafka's ``security.protocol``)."""
+
+    PLAINTEXT = "PLAINTEXT"
+    SSL = "SSL"
+    SASL_PLAINTEXT = "SASL_PLAINTEXT"
+    SASL_SSL = "SASL_SSL"
+
+
+class KafkaSettings(_Component):
+    """The distributed backbone: Apache Kafka, with the processors run as Faust agents.
+
+    Security: TLS (``security_protocol`` SSL or SASL_SSL, with a CA file and optionally a client
+    certificate), SASL/SCRAM-SHA-256/512 (user and password) or SASL/OAUTHBEARER (a token read
+    from a file that the platform keeps fresh, e.g. a projected Kubernetes service-account token).
+    """
+
+    bootstrap_servers: tuple[str, ...] = Field(
+        default=("127.0.0.1:9092",), min_length=1,
+        description="host:port of one or more brokers to bootstrap from.")
+    security_protocol: KafkaSecurity = Field(
+        default=KafkaSecurity.PLAINTEXT, description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")
+    ssl_cafile: Path | None = Field(default=None, description="PEM of the CA(s) that signed the brokers.")
+    ssl_certfile: Path | None = Field(default=None, description="PEM client certificate for mutual TLS.")
+    ssl_keyfile: Path | None = Field(default=None, description="PEM private key of the client certificate.")
+    ssl_key_password: SecretStr | None = Field(default=None, description="Password of the private key.")
+    ssl_check_hostname: bool = Field(default=True, description="Verify the brokers' host names (TLS).")
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = Field(
+        default=None, description="SASL mechanism: SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER.")
+    sasl_username: str | None = Field(default=None, description="SASL/SCRAM user name.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL/SCRAM password.")
+    sasl_oauth_token_file: Path | None = Field(
+        default=None, description="SASL/OAUTHBEARER: file holding the current access token (re-read "
+        "at each authentication).")
+    client_id: str = Field(default="svu-hub", min_length=1, description="Client id sent to the brokers.")
+    app_id: str = Field(default="svu-hub", min_length=1, pattern=r"^[A-Za-z0-9._-]+$",
+                        description="Faust application id: consumer group and prefix of the "
+                        "changelog topics.")
+    content_mode: Literal["binary", "structured"] = Field(
+        default="binary", description="CloudEvents Kafka binding of produced events: binary "
+        "(ce_ headers, data as the value) or structured (the whole envelope as the value).")
+    partitions: int = Field(default=12, ge=1, le=10_000,
+                            description="Partitions of the input topics (changelogs are co-partitioned).")
+    store: str = Field(default="memory://", description="Faust table store: memory:// or rocksdb:// "
+                       "(needs faust-streaming[rocksdb]); state is always recoverable from changelogs.")
+    data_dir: Path = Field(default=Path("var/faust"), description="Folder of the worker's local table store.")
+    group_instance_id: str | None = Field(
+        default=None, description="Static group membership (KIP-345): a stable id per worker, e.g. "
+        "the pod name, so that a restarted worker takes its partitions back without a rebalance.")
+    session_timeout_s: float = Field(default=10.0, gt=0, le=300,
+                                     description="Consumer session timeout: how long a silent worker "
+                                     "keeps its partitions.")
+    heartbeat_interval_s: float = Field(default=1.0, gt=0, le=60, description="Consumer heartbeat interval.")
+    rebalance_timeout_s: float = Field(default=10.0, gt=0, le=300,
+                                       description="How long the group waits for members to rejoin.")
+    batch_size: int = Field(default=1000, ge=1, le=100_000,
+                            description="Events a worker takes from a stream at once.")
+    batch_within_s: float = Field(default=0.05, gt=0, le=10,
+                                  description="Longest wait to fill a batch.")
+    timer_interval_s: float = Field(default=1.0, gt=0, le=3600,
+                                    description="How often a worker looks for due timers.")
+    replication_factor: int = Field(default=3, ge=1, le=10,
+                                    description="Replication of the changelog topics.")
+    declare_topics: bool = Field(
+        default=True, description="Let workers create their changelog topics; off where `hub "
+        "topics` manages them or the cluster refuses CreateTopics.")
+    web_enabled: bool = Field(default=True, description="Serve the worker's /health and /ready.")
+    web_host: str = Field(default="127.0.0.1", description="Address of the worker's probe server.")
+    web_port: int = Field(default=6066, ge=0, le=65535, description="Port of the worker's probe server.")
+
+
 class HubSettings(BaseSettings):
     """All settings of one hub process."""
 
@@ -133,6 +204,7 @@ class HubSettings(BaseSettings):
         default_factory=dict, description="Per kommunkod: how its system names fields and message types.")
     api: ApiSettings = ApiSettings()
     demo: DemoSettings = DemoSettings()
+    kafka: KafkaSettings = KafkaSettings()
     timezone: Literal["Europe/Stockholm"] = Field(
         default="Europe/Stockholm", description="Deadlines are computed in this local time.")
 

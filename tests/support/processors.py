@@ -47,3 +47,31 @@ class CountingProcessor(EventProcessor[Count]):
 
     def on_timer(self, state: Count, key: str, now: dt.datetime) -> Step[Count]:
         return Step(state.model_copy(update={"fired": state.fired + 1, "wake": None}))
+
+
+class DeadlineProcessor(EventProcessor[Count]):
+    """Sets a deadline ``wake_after`` past the last event of a key; when it passes, emits one
+    'fired' record whose id is derived from the key and the count seen (a repeat is visible)."""
+
+    NAME: ClassVar[str] = "deadline"
+    INPUTS: ClassVar[tuple[str, ...]] = (topics.EVENTS,)
+    STATE = Count
+    OUTPUT: ClassVar[str] = "test.fired"
+
+    def __init__(self, wake_after: dt.timedelta) -> None:
+        self.wake_after = wake_after
+
+    def on_event(self, state: Count | None, key: str, event: Envelope, now: dt.datetime) -> Step[Count]:
+        count = state or Count()
+        wake = now + self.wake_after
+        return Step(Count(seen=count.seen + 1, wake=wake, fired=count.fired), (), wake)
+
+    def on_timer(self, state: Count, key: str, now: dt.datetime) -> Step[Count]:
+        out = new_event(
+            DeliveryRequested(delivery_id=f"{key}-deadline", idempotency_key=f"{key}-deadline-{state.seen}",
+                              receiver="SE2321000222-X", system=TargetSystem.LIFECARE,
+                              message_type="deadline", source_event_id=f"{key}-{state.seen}"),
+            episode_id=key, source="/test/deadline", source_message_id=f"{key}-deadline-{state.seen}",
+            time=now, received_at=now)
+        return Step(state.model_copy(update={"fired": state.fired + 1, "wake": None}),
+                    (Emit(self.OUTPUT, key, out),))
