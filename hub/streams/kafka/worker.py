@@ -37,6 +37,7 @@ from hub.schemas.envelope import Envelope
 from hub.streams.dlq import dead_letter
 from hub.streams.kafka import binding
 from hub.streams.log import partition_for
+from hub.streams.runtime import ProcessorStats
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +65,8 @@ class EpisodeTable(faust.Table[str, bytes]):
         return partition_for(str(key), self.partitions)
 
 
-@dataclass
-class AgentStats:
-    """Counters of one processor in this worker (exported as metrics, read by tests)."""
-
-    events: int = 0
-    emitted: int = 0
-    timers_fired: int = 0
-    failures: int = 0
-    batches: int = 0
+AgentStats = ProcessorStats
+"""Counters of one processor in this worker: the same as the embedded runtime's."""
 
 
 @dataclass
