@@ -66,6 +66,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(stats.router(ctx, auth))
     app.include_router(inbound.router(ctx, auth))
     app.include_router(inbound.kommun_router(ctx, auth))
+    app.include_router(inbound.lifecare_router(ctx, auth))
 
     static = files("hub.api") / "static"
     app.mount("/dashboard/static", StaticFiles(directory=str(static)), name="dashboard-static")

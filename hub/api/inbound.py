@@ -89,3 +89,47 @@ def kommun_router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
         return {"accepted": len(stored), "event_ids": [e.id for e in events]}
 
     return api
+
+
+_LIFECARE_FIELDS = {"type": "eventType", "time": "eventTime", "episodeid": "episodeId",
+                    "sourcemessageid": "messageId", "data": "content", "": "eventType"}
+"""Envelope attribute → the LifeCare message's field, so errors name what the sender sent."""
+
+
+def lifecare_router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
+    """POST /inbound/lifecare: LifeCare's replies and messages (contracts/lifecare)."""
+    from pydantic import ValidationError
+
+    from hub.adapters.lifecare.contract import LifeCareMessage
+    from hub.errors import ValidationFailed
+    from hub.schemas.envelope import parse_event, validation_errors
+
+    api = APIRouter(prefix="/inbound", tags=["inbound"])
+    Who = Annotated[Principal, Depends(auth)]
+
+    @api.post("/lifecare", status_code=202, summary="A LifeCare message; 202 once stored, 422 naming the field.")
+    async def lifecare(message: dict[str, Any], who: Who) -> dict[str, str]:
+        require(who, Role.OPS_ADMIN, Role.REGION)
+        raw = orjson.dumps(message)
+        now = ctx.clock.now()
+        try:
+            m = LifeCareMessage.model_validate(message)
+            event = parse_event({"specversion": "1.0", "id": f"lifecare:{m.messageId}", "source": "/lifecare",
+                                 "type": m.eventType, "time": m.eventTime.isoformat(), "episodeid": m.episodeId,
+                                 "sourcemessageid": m.messageId, "receivedtime": now.isoformat(),
+                                 "data": m.content})
+        except ValidationError as exc:
+            errors = validation_errors(exc)
+        except ValidationFailed as exc:
+            errors = [(_LIFECARE_FIELDS.get(loc.split(".")[0], "content") + loc.removeprefix(loc.split(".")[0]), msg)
+                      for loc, msg in exc.errors]
+        else:
+            (stored,) = ctx.log.append([Append(topics.EVENTS, event.episode_id, event.to_json())])
+            if ctx.runtime is not None:
+                ctx.runtime.notify()
+            return {"event_id": event.id, "stored_at": f"{stored.topic}:{stored.partition}:{stored.offset}"}
+        ctx.log.append([dead_letter("lifecare", raw, errors, now, connection=f"http:{who.name}")])
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            detail=[{"field": loc, "msg": msg} for loc, msg in errors])
+
+    return api
