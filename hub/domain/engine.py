@@ -27,7 +27,13 @@ from hub.schemas import topics
 from hub.schemas.base import UnitKind
 from hub.schemas.envelope import Envelope, new_event
 from hub.schemas.figures import EpisodeFigures
-from hub.schemas.operations import DeadLetter, DeliveryRequested, PatientIndexEntry
+from hub.schemas.operations import (
+    DeadLetter,
+    DeliveryRequested,
+    DeliveryStatus,
+    DeliveryStatusChanged,
+    PatientIndexEntry,
+)
 
 SOURCE = "/hub/engine"
 
@@ -138,7 +144,9 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
             return []
         day = event.time.astimezone(dt.UTC).date()
         if isinstance(event.data, TO_WARD):
-            if isinstance(event.data, p.MessageAcknowledged) or s.ward is None:
+            if isinstance(event.data, p.MessageAcknowledged):
+                return self._acknowledged(s, key, event, directory, day)
+            if s.ward is None:
                 return []
             system = directory.system_on(s.ward, day)
             if system is None:
@@ -159,6 +167,24 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
             content = _content(event)
             return out + [self._delivery(key, event, r, content) for r in targets]
         return [self._delivery(key, event, r, _content(event)) for r in targets]
+
+    @staticmethod
+    def _acknowledged(s: EpisodeState, key: str, event: Envelope, directory: UnitDirectory,
+                      day: dt.date) -> list[Emit]:
+        """A receiver's kvittering of the inskrivningsmeddelande: its delivery is acknowledged."""
+        ack = event.data
+        assert isinstance(ack, p.MessageAcknowledged)
+        if s.notice_event_id is None or ack.message_id != s.notice_id:
+            return []
+        system = directory.system_on(ack.unit, day)
+        if system is None:
+            return []
+        change = DeliveryStatusChanged(delivery_id=f"{s.notice_event_id}:{ack.unit}",
+                                       status=DeliveryStatus.ACKNOWLEDGED, at=ack.acknowledged_at,
+                                       detail="kvittering received")
+        out = new_event(change, episode_id=key, source=SOURCE, source_message_id=f"{event.source_message_id}:ack",
+                        time=event.time, received_at=event.received_at, trusted=True)
+        return [Emit(topics.deliveries(system.value, ack.unit), key, out)]
 
     @staticmethod
     def _delivery(key: str, event: Envelope, r: Receiver, content: dict[str, Any]) -> Emit:

@@ -57,6 +57,7 @@ class EpisodeState(BaseModel):
     needs_at: dt.datetime | None = None
     assessed_at: dt.datetime | None = None
     notice_id: str | None = None
+    notice_event_id: str | None = None
     notice_at: dt.datetime | None = None
     notice_recipients: list[str] = Field(default_factory=list)
     notice_updated_at: dt.datetime | None = None
@@ -198,7 +199,7 @@ def _record(s: EpisodeState, event: Envelope, secret: bytes) -> None:
         case p.AdmissionNoticeSent():
             _patient(s, d.patient, secret)
             if s.notice_at is None or t < s.notice_at:
-                s.notice_at, s.notice_id = t, d.notice_id
+                s.notice_at, s.notice_id, s.notice_event_id = t, d.notice_id, event.id
             s.notice_recipients = sorted(set(s.notice_recipients) | set(d.recipients))
             if d.assessed_at is not None:
                 s.assessed_at = d.assessed_at

@@ -107,8 +107,10 @@ class DeliveriesProjection:
                     (d["delivery_id"], event["episodeid"], d["receiver"], d["system"], d["message_type"],
                      d["idempotency_key"], event["time"], event["time"], int(d.get("handover", False))))
             elif kind == "delivery_status_changed":
+                # an acknowledged delivery stays acknowledged whatever status arrives after it
                 db.execute("UPDATE deliveries SET status = ?, updated_at = ?, detail = ? "
-                           "WHERE delivery_id = ?", (d["status"], d["at"], d.get("detail"), d["delivery_id"]))
+                           "WHERE delivery_id = ? AND (status != 'acknowledged' OR ? = 'acknowledged')",
+                           (d["status"], d["at"], d.get("detail"), d["delivery_id"], d["status"]))
 
 
 class DeadLettersProjection:

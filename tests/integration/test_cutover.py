@@ -88,3 +88,21 @@ def test_cutover_report_command(tmp_path: Path) -> None:
                                 env={"HUB_ENGINE__DIRECTORY": str(tmp_path / "units.yaml")})
     assert result.exit_code == 0, result.output
     assert '"from": "prator"' in result.output and '"to": "lifecare"' in result.output
+
+
+def test_a_receivers_kvittering_marks_its_delivery_acknowledged(tmp_path: Path) -> None:
+    from hub.schemas.payloads import MessageAcknowledged
+
+    (tmp_path / "units.yaml").write_text(DIRECTORY, encoding="utf-8")
+    settings = HubSettings(log=LogSettings(path=tmp_path / "hub.db"),
+                           engine=EngineSettings(directory=tmp_path / "units.yaml"))
+    hub = build_hub(settings, clock=FakeClock(local(2026, 3, 6).astimezone(dt.UTC)))
+    ep = Episode().admit(local(2026, 3, 2, 8), needs=NEEDS_C).notice(local(2026, 3, 2, 12), needs=NEEDS_C,
+                                                                     recipients=(SOC,))
+    ep.add(MessageAcknowledged(message_id=f"{ep.id}-N", unit=SOC, acknowledged_at=local(2026, 3, 2, 13)),
+           local(2026, 3, 2, 13), source="/prator")
+    hub.ingestor.submit_events(ep.events)
+    hub.runtime.run_until_idle()
+    rows = hub.log.query("SELECT status, detail FROM deliveries WHERE receiver = ?", (SOC,))
+    assert [(r["status"], r["detail"]) for r in rows] == [("acknowledged", "kvittering received")]
+    hub.close()

@@ -141,3 +141,22 @@ def test_inbound_endpoint_stores_then_answers_and_refuses_bad_xml(routed: Hub) -
         assert bad.json()["detail"][0]["line"] == 7
     assert routed.log.count("svu.dlq.prator") == 1
     routed.close()
+
+
+def test_inbox_ingests_files_and_explains_rejections(tmp_path: Path) -> None:
+    from hub.streams.prator_files import process_file
+
+    settings = HubSettings(log=LogSettings(path=tmp_path / "hub.db"))
+    hub = build_hub(settings, clock=FakeClock(NOW))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "good.xml").write_bytes(EXAMPLE)
+    (inbox / "bad.xml").write_bytes(EXAMPLE.replace(b"SE2120024803-SOC", b"X"))
+    assert process_file(inbox / "good.xml", hub.log, hub.clock) is True
+    assert process_file(inbox / "bad.xml", hub.log, hub.clock) is False
+    assert (inbox / "processed" / "good.xml").exists()
+    reason = (inbox / "rejected" / "bad.xml.reason.txt").read_text()
+    assert "Mottagare" in reason and "line 7" in reason
+    assert hub.log.count("svu.events") == 1
+    assert hub.log.count("svu.dlq.prator") == 1
+    hub.close()

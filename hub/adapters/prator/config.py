@@ -12,5 +12,7 @@ class PratorSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    inbox: Path | None = Field(default=None, description="Prator XML files dropped here are ingested "
+                               "(then moved to processed/ or rejected/ with the reason).")
     outbox: Path | None = Field(default=None, description="Deliveries to units on Prator are written here "
                                 "(one folder per receiver); None leaves them pending.")
