@@ -82,7 +82,9 @@ async def test_target_down_then_up_nothing_lost_nothing_doubled(tmp_path: Path) 
         assert set(fake.received) == wanted
         assert fake.requests == len(wanted)
         statuses = hub.log.query("SELECT status, COUNT(*) AS n FROM deliveries WHERE system = 'lifecare' GROUP BY status")
-        assert statuses == [{"status": "delivered", "n": len(wanted)}]
+        counts = {str(r["status"]): int(str(r["n"])) for r in statuses}
+        assert set(counts) <= {"delivered", "acknowledged"}  # kvitterade ones stay acknowledged
+        assert sum(counts.values()) == len(wanted)
     finally:
         await client.close()
         hub.close()
