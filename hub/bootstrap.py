@@ -28,7 +28,7 @@ from hub.settings import HubSettings
 from hub.streams import hl7_files, prator_files
 from hub.streams.appender import GroupCommitter
 from hub.streams.clock import SystemClock
-from hub.streams.delivery import DeliveryWorker, PratorDrop, delivery_replayer
+from hub.streams.delivery import DeliveryWorker, PratorDrop, PratorHttp, delivery_replayer
 from hub.streams.directory import DirectoryHolder
 from hub.streams.hl7_ingest import Hl7Ingest
 from hub.streams.ingest import Ingestor
@@ -218,7 +218,10 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     if hub.settings.prator.inbox is not None:
         inbox = hub.settings.prator.inbox
         extra = [*(extra or []), lambda stop: prator_files.watch(inbox, hub.log, hub.clock, stop)]
-    if hub.settings.prator.outbox is not None:
+    if hub.settings.prator.http is not None:
+        target = PratorHttp(LifeCareClient(hub.settings.prator.http))
+        extra = [*(extra or []), DeliveryWorker(hub.log, target, hub.clock, system="prator").run]
+    elif hub.settings.prator.outbox is not None:
         prator = DeliveryWorker(hub.log, PratorDrop(hub.settings.prator.outbox), hub.clock, system="prator")
         extra = [*(extra or []), prator.run]
     if hub.settings.lifecare.enabled:

@@ -128,6 +128,19 @@ class PratorDrop:
         return Result(True, None, f"written to {target.parent.name}/{target.name}", 1)
 
 
+class PratorHttp:
+    """Delivers Prator XML over HTTP with the same retries, back-off and circuit breaker."""
+
+    def __init__(self, client: LifeCareClient) -> None:
+        self.client = client
+
+    async def __call__(self, data: dict[str, Any], episode_id: str) -> Result:
+        from hub.adapters.prator.mapping import render as render_xml
+
+        headers = {"Idempotency-Key": data["idempotency_key"], "Content-Type": "application/xml"}
+        return await self.client.deliver(f"/units/{data['receiver']}/messages", render_xml(data, episode_id), headers)
+
+
 def delivery_replayer(sqlite: SqliteLog) -> Any:
     """Re-queues a dead-lettered delivery (after the target or the directory was fixed): the same
     request, same idempotency key, on its topic again; the worker sends it once more."""

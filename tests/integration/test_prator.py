@@ -160,3 +160,25 @@ def test_inbox_ingests_files_and_explains_rejections(tmp_path: Path) -> None:
     assert hub.log.count("svu.events") == 1
     assert hub.log.count("svu.dlq.prator") == 1
     hub.close()
+
+
+async def test_http_target_delivers_valid_xml_once(routed: Hub) -> None:
+    from hub.adapters.lifecare.config import LifeCareSettings
+    from hub.adapters.lifecare.transport import LifeCareClient
+    from hub.streams.delivery import PratorHttp
+    from tests.support.fake_lifecare import Behaviour, FakeLifeCare, free_port, serving
+
+    fake, port = FakeLifeCare(Behaviour(fail_with=[503], retry_after="0.01")), free_port()
+    client = LifeCareClient(LifeCareSettings(enabled=True, base_url=f"http://127.0.0.1:{port}"))
+    try:
+        async with serving(fake, port):
+            worker = DeliveryWorker(routed.log, PratorHttp(client), routed.clock, system="prator")
+            while await worker.run_once():
+                pass
+    finally:
+        await client.close()
+    wanted = {d["data"]["idempotency_key"] for d in _prator_deliveries(routed)}
+    assert set(fake.received) == wanted
+    for message in fake.received.values():
+        assert schema().validate(etree.fromstring(message["xml"]))
+    routed.close()

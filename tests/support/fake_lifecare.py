@@ -42,7 +42,11 @@ class FakeLifeCare:
             key = request.headers["idempotency-key"]
             if key in self.received:
                 return JSONResponse({"messageId": key}, status_code=409)
-            self.received[key] = orjson.loads(await request.body()) | {"unit": request.path_params["unit"]}
+            body = await request.body()
+            if request.headers.get("content-type", "").startswith("application/xml"):
+                self.received[key] = {"xml": body, "unit": request.path_params["unit"]}
+            else:
+                self.received[key] = orjson.loads(body) | {"unit": request.path_params["unit"]}
             return JSONResponse({"messageId": key}, status_code=201)
 
         return Starlette(routes=[Route("/units/{unit}/messages", message, methods=["POST"])])
