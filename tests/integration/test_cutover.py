@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from hub.adapters.lifecare.config import LifeCareSettings
 from hub.adapters.lifecare.transport import LifeCareClient
-from hub.bootstrap import build_hub
+from hub.bootstrap import Hub, build_hub
 from hub.cli import app
 from hub.domain.clock import FakeClock
 from hub.settings import EngineSettings, HubSettings, LogSettings
@@ -46,13 +46,19 @@ units:
 """
 
 
-async def test_episode_crossing_a_cutover_is_complete_on_the_new_system(tmp_path: Path) -> None:
+def _hub_and_notice(tmp_path: Path) -> tuple[Hub, Episode]:
+    """A hub with the cutover directory, and an episode whose notice went to SOC on 2 March."""
     (tmp_path / "units.yaml").write_text(DIRECTORY, encoding="utf-8")
     settings = HubSettings(log=LogSettings(path=tmp_path / "hub.db"),
                            engine=EngineSettings(directory=tmp_path / "units.yaml"))
     hub = build_hub(settings, clock=FakeClock(local(2026, 3, 6).astimezone(dt.UTC)))
     ep = Episode().admit(local(2026, 3, 2, 8), needs=NEEDS_C).notice(local(2026, 3, 2, 12), needs=NEEDS_C,
                                                                      recipients=(SOC,))
+    return hub, ep
+
+
+async def test_episode_crossing_a_cutover_is_complete_on_the_new_system(tmp_path: Path) -> None:
+    hub, ep = _hub_and_notice(tmp_path)
     ep.ready(local(2026, 3, 5, 10))
     hub.ingestor.submit_events(ep.events)
     hub.runtime.run_until_idle()
@@ -93,12 +99,7 @@ def test_cutover_report_command(tmp_path: Path) -> None:
 def test_a_receivers_kvittering_marks_its_delivery_acknowledged(tmp_path: Path) -> None:
     from hub.schemas.payloads import MessageAcknowledged
 
-    (tmp_path / "units.yaml").write_text(DIRECTORY, encoding="utf-8")
-    settings = HubSettings(log=LogSettings(path=tmp_path / "hub.db"),
-                           engine=EngineSettings(directory=tmp_path / "units.yaml"))
-    hub = build_hub(settings, clock=FakeClock(local(2026, 3, 6).astimezone(dt.UTC)))
-    ep = Episode().admit(local(2026, 3, 2, 8), needs=NEEDS_C).notice(local(2026, 3, 2, 12), needs=NEEDS_C,
-                                                                     recipients=(SOC,))
+    hub, ep = _hub_and_notice(tmp_path)
     ep.add(MessageAcknowledged(message_id=f"{ep.id}-N", unit=SOC, acknowledged_at=local(2026, 3, 2, 13)),
            local(2026, 3, 2, 13), source="/prator")
     hub.ingestor.submit_events(ep.events)
