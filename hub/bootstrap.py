@@ -25,7 +25,7 @@ from hub.domain.stats import StatsProcessor
 from hub.domain.timeline import TimelineProcessor
 from hub.errors import ConfigurationError
 from hub.settings import HubSettings
-from hub.streams import hl7_files, prator_files
+from hub.streams import hl7_files, kommun_files, prator_files
 from hub.streams.appender import GroupCommitter
 from hub.streams.clock import SystemClock
 from hub.streams.delivery import DeliveryWorker, PratorDrop, PratorHttp, delivery_replayer
@@ -215,6 +215,9 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
             folder = hub.settings.hl7.drop_directory
             extra = [*(extra or []), lambda stop: hl7_files.watch(folder, hl7, stop)]
     replayers["delivery-lifecare"] = replayers["delivery-prator"] = delivery_replayer(hub.log)
+    if hub.settings.kommun_inbox is not None:
+        kommun_inbox, mappings = hub.settings.kommun_inbox, hub.settings.kommun_mappings
+        extra = [*(extra or []), lambda stop: kommun_files.watch(kommun_inbox, mappings, hub.log, hub.clock, stop)]
     if hub.settings.prator.inbox is not None:
         inbox = hub.settings.prator.inbox
         extra = [*(extra or []), lambda stop: prator_files.watch(inbox, hub.log, hub.clock, stop)]

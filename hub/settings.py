@@ -200,6 +200,8 @@ class HubSettings(BaseSettings):
     hl7: Hl7Settings = Hl7Settings()
     lifecare: LifeCareSettings = LifeCareSettings()
     prator: PratorSettings = PratorSettings()
+    kommun_inbox: Path | None = Field(
+        default=None, description="Kommun CSV files dropped in <kommun_inbox>/<kommunkod>/ are ingested.")
     kommun_mappings: dict[str, KommunMapping] = Field(
         default_factory=dict, description="Per kommunkod: how its system names fields and message types.")
     api: ApiSettings = ApiSettings()

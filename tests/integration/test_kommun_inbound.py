@@ -94,3 +94,32 @@ def test_malformed_csv_is_a_422(client: tuple[TestClient, Hub]) -> None:
         r = c.post("/inbound/kommun/2480", content=body, headers={"Authorization": "Bearer umea",
                                                                    "Content-Type": "text/csv"})
         assert r.status_code == 422, body
+
+
+async def test_csv_file_drop_per_kommun(tmp_path: Path) -> None:
+    import asyncio
+
+    from hub.streams import kommun_files
+
+    settings = HubSettings(log=LogSettings(path=tmp_path / "hub.db"))
+    hub = build_hub(settings, clock=FakeClock(dt.datetime(2026, 3, 3, 12, tzinfo=dt.UTC)))
+    inbox = tmp_path / "kommun"
+    (inbox / "2480").mkdir(parents=True)
+    header = "Typ;Id;Vardtillfalle;Enhet;Tid;Avser\n"
+    (inbox / "2480" / "ok.csv").write_text(header + f"KV;F-1;VLL-2026-000003;{SOC};2026-03-02T09:05:00+01:00;N3\n",
+                                           encoding="utf-8")
+    (inbox / "2480" / "bad.csv").write_text(header + "KV;F-2;VLL-2026-000003;;2026-03-02T09:05:00+01:00;N3\n",
+                                            encoding="utf-8")
+    stop = asyncio.Event()
+    task = asyncio.create_task(kommun_files.watch(inbox, {"2480": TRESERVA}, hub.log, hub.clock, stop, every=0.05))
+    for _ in range(100):
+        if not list((inbox / "2480").glob("*.csv")):
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert (inbox / "2480" / "processed" / "ok.csv").exists()
+    assert "row 1: Enhet" in (inbox / "2480" / "rejected" / "bad.csv.reason.txt").read_text()
+    assert hub.log.count(topics.EVENTS) == 1
+    assert hub.log.count("svu.dlq.kommun-2480") == 1
+    hub.close()

@@ -182,3 +182,18 @@ async def test_http_target_delivers_valid_xml_once(routed: Hub) -> None:
     for message in fake.received.values():
         assert schema().validate(etree.fromstring(message["xml"]))
     routed.close()
+
+
+def test_an_updated_notice_round_trips_as_an_update() -> None:
+    from hub.schemas.envelope import new_event
+    from tests.samples import WARD2, patient
+
+    update = p.AdmissionNoticeUpdated(notice_id="N-9", sender=WARD2, reason="ward_transfer", patient=patient())
+    ev = new_event(update, episode_id="VLL-2026-000009", source="/t", source_message_id="U-9", time=NOW,
+                   received_at=NOW)
+    delivery = {"idempotency_key": "K-9", "receiver": "SE2120024803-SOC", "message_type": "admission_notice_updated",
+                "content": {"type": ev.type, "time": ev.time.isoformat(),
+                            "data": ev.data.model_dump(mode="json", exclude_none=True)}}
+    back = parse(render(delivery, "VLL-2026-000009"), NOW)
+    assert isinstance(back.data, p.AdmissionNoticeUpdated)
+    assert (back.data.reason, back.data.sender) == ("ward_transfer", WARD2)

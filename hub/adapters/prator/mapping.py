@@ -111,6 +111,13 @@ def _event(root: Any, received_at: dt.datetime, source: str) -> Envelope:
     kind = body.tag.replace(Q, "")
     payload: p.Payload
     match kind:
+        case "Inskrivningsmeddelande" if body.get("uppdatering", "false") != "false":
+            payload = p.AdmissionNoticeUpdated(
+                notice_id=message_id, sender=sender, reason=body.get("uppdatering"), patient=_patient(root),
+                needs=p.Needs(existing=_services(body, "BefintligaInsatser"),
+                              expected=_services(body, "ForvantadeInsatser"),
+                              changed=_text(body, "NyaEllerForandrade") == "true")
+                if body.find(Q + "ForvantadeInsatser") is not None else None)
         case "Inskrivningsmeddelande":
             patient = _patient(root)
             if patient is None:
@@ -210,6 +217,8 @@ def render(delivery: dict[str, Any], episode_id: str) -> bytes:
 
 def _fill(body: Any, kind: str, data: dict[str, Any]) -> None:
     if kind == "Inskrivningsmeddelande":
+        if data.get("reason"):  # an update of the inskrivningsmeddelande (e.g. after a transfer)
+            body.set("uppdatering", data["reason"])
         if data.get("estimated_discharge"):
             etree.SubElement(body, Q + "BeraknadUtskrivning").text = data["estimated_discharge"]
         if data.get("care_type"):
