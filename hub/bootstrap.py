@@ -142,7 +142,7 @@ def build_hub(settings: HubSettings, *, clock: Clock | None = None,
     return Hub(settings, clock, sqlite, Ingestor(sqlite, clock), runtime, resources)
 
 
-class _EmbeddedServer(uvicorn.Server):
+class EmbeddedServer(uvicorn.Server):
     """uvicorn inside the hub's own event loop: the hub handles SIGINT/SIGTERM itself and stops
     the API, the runtime and the feeds together."""
 
@@ -151,25 +151,26 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-async def watch_directory(hub: Hub, stop: asyncio.Event, *, every: float = 2.0) -> None:
+async def watch_resources(resources: Resources, stop: asyncio.Event, *, every: float = 2.0) -> None:
     """Reload the unit directory when its file changes; a bad file is reported and ignored."""
+    directory = resources.directory
     while not stop.is_set():
         try:
-            if hub.resources.directory.reload_if_changed():
+            if directory.reload_if_changed():
                 log.warning("unit directory reloaded from %s (%d units)",
-                            hub.resources.directory.loaded_from, len(hub.resources.directory.current() or ()))
+                            directory.loaded_from, len(directory.current() or ()))
         except ConfigurationError as exc:
             log.error("unit directory not reloaded, the previous one stays in force: %s", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every)
 
 
-def ward_lookup(hub: Hub) -> Callable[[str, str | None], str | None]:
+def ward_lookup(settings: HubSettings, resources: Resources) -> Callable[[str, str | None], str | None]:
     """PV1-3 → HSA-id: the unit directory first, then the adapter's own mapping."""
-    wards = hub.settings.hl7.wards
+    wards = settings.hl7.wards
 
     def lookup(code: str, facility: str | None) -> str | None:
-        directory = hub.resources.directory.current()
+        directory = resources.directory.current()
         found = directory.ward_for_code(code, facility) if directory is not None else None
         return found or wards.get(code)
 
@@ -179,7 +180,8 @@ def ward_lookup(hub: Hub) -> Callable[[str, str | None], str | None]:
 async def start_hl7(hub: Hub) -> tuple[MllpServer, Hl7Ingest]:
     """The MLLP endpoint with durable, group-committed acknowledgements."""
     committer = GroupCommitter(hub.log)
-    ingest = Hl7Ingest(committer, ward_lookup(hub), hub.clock, other_events=hub.settings.hl7.other_events)
+    ingest = Hl7Ingest(committer, ward_lookup(hub.settings, hub.resources), hub.clock,
+                       other_events=hub.settings.hl7.other_events)
 
     async def handle(raw: bytes, connection: str) -> bytes | None:
         reply = await ingest.handle(raw, connection)
@@ -208,7 +210,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     mllp = None
     if hub.settings.hl7.enabled:
         mllp, hl7 = await start_hl7(hub)
-        replayers["hl7"] = hl7.replayer()
+        replayers["hl7"] = hl7.replayer(hub.log)
         hub.mllp_port = mllp.port
         collectors.append(MllpCollector(mllp, hl7))
         if hub.settings.hl7.drop_directory is not None:
@@ -235,11 +237,11 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
                                 hub.resources, replayers, collectors))
     config = uvicorn.Config(app, host=hub.settings.api.host, port=hub.settings.api.port,
                             log_level="warning", lifespan="off")
-    server = _EmbeddedServer(config)
+    server = EmbeddedServer(config)
     tasks = [asyncio.create_task(server.serve(), name="api"),
              asyncio.create_task(hub.runtime.run(stop, idle_sleep=hub.settings.runtime.idle_sleep_s),
                                  name="runtime")]
-    tasks.append(asyncio.create_task(watch_directory(hub, stop), name="directory"))
+    tasks.append(asyncio.create_task(watch_resources(hub.resources, stop), name="directory"))
     for job in extra or []:
         tasks.append(asyncio.create_task(job(stop), name="extra"))
     while not server.started:

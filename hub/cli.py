@@ -33,6 +33,8 @@ hl7_app = typer.Typer(help="HL7 v2 over MLLP.", no_args_is_help=True)
 app.add_typer(hl7_app, name="hl7")
 
 
+adapter_app = typer.Typer(help="Source adapters as their own processes, writing to Kafka.", no_args_is_help=True)
+app.add_typer(adapter_app, name="adapter")
 helm_app = typer.Typer(help="The Helm chart in deploy/helm/svu-hub.", no_args_is_help=True)
 app.add_typer(helm_app, name="helm")
 console = Console(stderr=True, soft_wrap=True)
@@ -426,6 +428,26 @@ def worker(config: ConfigOpt = None,
     console.print(f"svu-hub {__version__} worker: {', '.join(processor or PROCESSORS)} on "
                   f"{', '.join(settings.kafka.bootstrap_servers)}")
     build_worker(settings, processors=processor).run()
+
+
+@adapter_app.command("mllp")
+def adapter_mllp(config: ConfigOpt = None,
+                 verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """HL7 v2 over MLLP (settings [hl7]) writing to Kafka (settings [kafka]): each message is
+    acknowledged only after the brokers acknowledged its records (acks=all); AR when Kafka
+    refuses. Probes and metrics on the [api] address: /health, /ready, /metrics."""
+    from hub.roles import serve_mllp_adapter
+
+    _logging(verbose)
+    settings = _settings(config)
+    settings = settings.model_copy(update={"hl7": settings.hl7.model_copy(update={"enabled": True})})
+    console.print(f"svu-hub {__version__} MLLP adapter on {settings.hl7.host}:{settings.hl7.port} → Kafka "
+                  f"{', '.join(settings.kafka.bootstrap_servers)}; probes on {settings.api.host}:{settings.api.port}")
+    try:
+        asyncio.run(serve_mllp_adapter(settings))
+    except HubError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -60,7 +60,9 @@ class MllpCollector(Collector):
                                 value=self.server.open_connections)
         for name, value, text in (("messages", self.ingest.received, "HL7 messages received."),
                                   ("rejected", self.ingest.rejected, "HL7 messages negatively acknowledged."),
-                                  ("duplicates", self.ingest.duplicates, "Re-sent HL7 messages (not reprocessed).")):
+                                  ("duplicates", self.ingest.duplicates, "Re-sent HL7 messages (not reprocessed)."),
+                                  ("unstored", self.ingest.unstored,
+                                   "HL7 messages the store refused, answered AR for a re-send.")):
             yield CounterMetricFamily(f"svu_hub_mllp_{name}", text, value=value)
         buckets, total = [], 0
         for bound, count in self.ingest.latency_buckets.items():

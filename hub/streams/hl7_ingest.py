@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from hub.adapters.hl7 import errors as E
 from hub.adapters.hl7.errors import Hl7Error
@@ -19,17 +20,25 @@ from hub.adapters.hl7.parse import WardLookup, split
 from hub.adapters.hl7.render import ack, should_send
 from hub.domain.clock import Clock
 from hub.schemas import topics
-from hub.streams.appender import GroupCommitter
 from hub.streams.dlq import content_key, dead_letter
 from hub.streams.ingest import Outcome
 from hub.streams.log import Append
+from hub.streams.sqlite_log import SqliteLog
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SOURCE = "hl7"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, float("inf"))
 """Seconds from receipt to a durable ACK (histogram buckets of ``svu_hub_mllp_ack_seconds``)."""
 SEEN = "hl7-seen"
+
+
+class Committer(Protocol):
+    """Durable group commit: ``GroupCommitter`` (SQLite) or ``KafkaCommitter``. ``work`` gets a
+    transaction with ``append``, ``get_state`` and ``put_states``."""
+
+    async def submit(self, work: Callable[[Any], T]) -> T: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +52,7 @@ class Stored:
 class Hl7Ingest:
     """Parse, store durably, acknowledge."""
 
-    def __init__(self, committer: GroupCommitter, lookup: WardLookup, clock: Clock, *,
+    def __init__(self, committer: Committer, lookup: WardLookup, clock: Clock, *,
                  other_events: str = "accept") -> None:
         self.committer = committer
         self.lookup = lookup
@@ -52,6 +61,7 @@ class Hl7Ingest:
         self.received = 0
         self.rejected = 0
         self.duplicates = 0
+        self.unstored = 0
         self.latency_buckets = dict.fromkeys(LATENCY_BUCKETS, 0)
         self.latency_sum = 0.0
         self.latency_count = 0
@@ -87,8 +97,11 @@ class Hl7Ingest:
         now = self.clock.now()
         self.received += 1
         head, parsed, error = self._parse(raw, now)
-        stored = await self.committer.submit(lambda tx: self._write(tx, raw, head, parsed, error,
-                                                                    connection, now))
+        try:
+            stored = await self.committer.submit(lambda tx: self._write(tx, raw, head, parsed, error,
+                                                                        connection, now))
+        except Exception as exc:  # the store refused: nothing is kept, so nothing is accepted
+            return self._unstored(head, exc, now)
         self._observe(time.perf_counter() - started)
         if stored.duplicate:
             self.duplicates += 1
@@ -98,13 +111,25 @@ class Hl7Ingest:
             return None
         return ack(head, stored.outcome, error=error, now=now)
 
+    def _unstored(self, head: Header | None, exc: Exception, now: dt.datetime) -> bytes | None:
+        """AR (CR in enhanced mode): the message was not stored and must be sent again later.
+        HL7 v2.5 chapter 2.9.2: AR also covers "system down or internal error"."""
+        self.unstored += 1
+        log.error("HL7 message not stored (%s); answered AR so that the sender re-sends", type(exc).__name__)
+        error = Hl7Error("the hub could not store the message; send it again later", segment="MSH",
+                         code=E.INTERNAL_ERROR, reject=True)
+        return ack(head, "reject", error=error, now=now) if should_send(head, "reject") else None
+
     async def reject(self, raw: bytes, connection: str, reason: str) -> bytes | None:
         """Bytes the transport could not frame: stored and dead-lettered, negatively acknowledged."""
         now = self.clock.now()
         self.received += 1
         self.rejected += 1
         error = Hl7Error(reason, segment="MSH", code=E.SEGMENT_SEQUENCE, reject=True)
-        await self.committer.submit(lambda tx: self._write(tx, raw, None, None, error, connection, now))
+        try:
+            await self.committer.submit(lambda tx: self._write(tx, raw, None, None, error, connection, now))
+        except Exception as exc:
+            return self._unstored(None, exc, now)
         return ack(None, "reject", error=error, now=now)
 
     def _write(self, tx: Any, raw: bytes, head: Header | None, parsed: Parsed | None,
@@ -119,20 +144,20 @@ class Hl7Ingest:
                                    source_message_id=key if head else None)])
             return Stored("reject" if error.reject else "error")
         assert parsed is not None
-        seen = tx.db.execute("SELECT 1 FROM state WHERE store = ? AND key = ?", (SEEN, key)).fetchone()
-        if seen:
+        if tx.get_state(SEEN, key) is not None:
             return Stored("accept", duplicate=True)
         if parsed.events:
             tx.append([Append(topics.EVENTS, e.episode_id, e.to_json()) for e in parsed.events])
         tx.put_states(SEEN, [(key, b"1")])
         return Stored("accept")
 
-    def replayer(self) -> Any:
-        """Re-submits a dead-lettered HL7 message (after a fix) for the ops API."""
+    def replayer(self, log: SqliteLog) -> Any:
+        """Re-submits a dead-lettered HL7 message (after a fix) for the ops API, written through
+        ``log`` (on Kafka, a ``MirroredLog`` forwards the write to the cluster)."""
         def replay(raw: bytes, original: str) -> Outcome:
             now = self.clock.now()
             head, parsed, error = self._parse(raw, now)
-            with self.committer.log.transaction() as tx:
+            with log.transaction() as tx:
                 stored = self._write(tx, raw, head, parsed, error, f"replay:{original}", now)
             if error is not None:
                 return Outcome(False, errors=tuple(error.errors))

@@ -336,6 +336,11 @@ class _Transaction:
             rows,
         )
 
+    def get_state(self, store: str, key: str) -> bytes | None:
+        """A state as this transaction sees it (its own writes included)."""
+        row = self._db.execute("SELECT value FROM state WHERE store = ? AND key = ?", (store, key)).fetchone()
+        return bytes(row[0]) if row else None
+
     def put_states(self, store: str, items: Sequence[tuple[str, bytes | None]]) -> None:
         self._db.executemany(
             "INSERT INTO state (store, key, value) VALUES (?, ?, ?) "

@@ -41,6 +41,11 @@ class KafkaAppender:
             raise TransportError(f"Kafka unreachable: {type(exc).__name__}", retry_after=1.0) from None
         self._started = True
 
+    @property
+    def started(self) -> bool:
+        """The producer is connected (``start`` returned and ``stop`` was not called)."""
+        return self._started
+
     async def stop(self) -> None:
         if self._started:
             await self._producer.stop()

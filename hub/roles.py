@@ -1,0 +1,135 @@
+"""Composition of the hub's roles on Kafka (the distributed deployment; ``deploy/helm``):
+
+- ``hub worker``: the processors as Faust agents (``bootstrap.build_worker``);
+- ``hub adapter mllp``: the HL7 v2 MLLP endpoint, writing raw bytes, canonical events and dead
+  letters to Kafka, acknowledging each message only after the brokers acknowledged its records;
+- ``hub api``: the ops API and dashboard over a local mirror of the cluster (``serve_api``).
+
+Like ``bootstrap``, nothing here connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from hub.adapters.hl7.transport import MllpServer
+from hub.bootstrap import EmbeddedServer, load_resources, ward_lookup, watch_resources
+from hub.domain.clock import Clock
+from hub.errors import TransportError
+from hub.settings import HubSettings
+from hub.streams import hl7_files
+from hub.streams.clock import SystemClock
+from hub.streams.hl7_ingest import Hl7Ingest
+from hub.streams.kafka.committer import KafkaCommitter
+from hub.streams.kafka.producer import KafkaAppender
+
+log = logging.getLogger("hub")
+
+
+async def connect(appender: KafkaAppender, stop: asyncio.Event) -> bool:
+    """Start the producer, retrying with jittered exponential back-off until the cluster answers
+    (True) or ``stop`` is set (False). Nothing is accepted from senders before this returns True."""
+    async def attempts() -> None:
+        async for attempt in AsyncRetrying(retry=retry_if_exception_type(TransportError),
+                                           wait=wait_exponential_jitter(multiplier=0.5, max=15.0)):
+            with attempt:
+                if attempt.retry_state.attempt_number > 1:
+                    log.warning("Kafka not reachable yet (attempt %d)", attempt.retry_state.attempt_number)
+                await appender.start()
+
+    task = asyncio.create_task(attempts())
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+    task.result()
+    return True
+
+
+@dataclass
+class MllpAdapter:
+    """The running MLLP adapter's parts (for probes and tests)."""
+
+    settings: HubSettings
+    appender: KafkaAppender
+    committer: KafkaCommitter
+    ingest: Hl7Ingest
+    server: MllpServer | None = None
+    probes_url: str | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def checks(self) -> dict[str, dict[str, Any]]:
+        kafka_ok = self.appender.started and self.committer.failures_in_a_row == 0
+        return {"kafka": {"ok": kafka_ok, "failed_batches": self.committer.failures},
+                "mllp": {"ok": self.server is not None,
+                         "port": self.server.port if self.server is not None else None}}
+
+
+def _signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def serve_mllp_adapter(settings: HubSettings, *, clock: Clock | None = None,
+                             stop: asyncio.Event | None = None,
+                             on_started: Callable[[MllpAdapter], None] | None = None) -> None:
+    """Run ``hub adapter mllp`` until SIGINT/SIGTERM (or ``stop``): the MLLP server (and the HL7
+    drop directory, if set) on Kafka, with /health, /ready and /metrics on the API address."""
+    from hub.api.metrics import MllpCollector
+    from hub.api.probes import create_probe_app
+
+    clock = clock or SystemClock()
+    resources = load_resources(settings)
+    appender = KafkaAppender(settings.kafka)
+    committer = KafkaCommitter(appender, mode=settings.kafka.content_mode)
+    ingest = Hl7Ingest(committer, ward_lookup(settings, resources), clock, other_events=settings.hl7.other_events)
+    adapter = MllpAdapter(settings, appender, committer, ingest, stop=stop or asyncio.Event())
+    _signals(adapter.stop)
+    collectors: list[Any] = []
+    probes = EmbeddedServer(uvicorn.Config(create_probe_app("MLLP adapter", adapter.checks, collectors),
+                                            host=settings.api.host, port=settings.api.port,
+                                            log_level="warning", lifespan="off"))
+    tasks = [asyncio.create_task(probes.serve(), name="probes"),
+             asyncio.create_task(watch_resources(resources, adapter.stop), name="directory")]
+    try:
+        if not await connect(appender, adapter.stop):
+            return
+        adapter.server = MllpServer(settings.hl7, ingest.handle, ingest.reject)
+        await adapter.server.start()
+        collectors.append(MllpCollector(adapter.server, ingest))
+        if settings.hl7.drop_directory is not None:
+            folder = settings.hl7.drop_directory
+            tasks.append(asyncio.create_task(hl7_files.watch(folder, ingest, adapter.stop), name="drop"))
+        while not probes.started and not tasks[0].done():
+            await asyncio.sleep(0.02)
+        if probes.started:
+            host, port = probes.servers[0].sockets[0].getsockname()[:2]
+            adapter.probes_url = f"http://{host}:{port}"
+        log.warning("MLLP adapter on port %d, writing to Kafka at %s", adapter.server.port,
+                    ", ".join(settings.kafka.bootstrap_servers))
+        if on_started is not None:
+            on_started(adapter)
+        await adapter.stop.wait()
+    finally:
+        adapter.stop.set()
+        if adapter.server is not None:
+            await adapter.server.close()  # in-flight messages finish and are acknowledged
+        await committer.close()
+        await appender.stop()
+        probes.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
