@@ -430,6 +430,25 @@ def worker(config: ConfigOpt = None,
     build_worker(settings, processors=processor).run()
 
 
+@app.command("api")
+def api_command(config: ConfigOpt = None, data: DataOpt = None,
+                verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """The ops API and dashboard on Kafka (several replicas may run): reads from a local mirror of
+    the cluster (the --data file, a cache rebuilt from Kafka when deleted); inbound messages,
+    audit records and ops actions are written to Kafka before the caller is answered."""
+    from hub.roles import serve_api
+
+    _logging(verbose)
+    settings = _settings(config, data)
+    console.print(f"svu-hub {__version__} API on {settings.api.host}:{settings.api.port}, mirroring Kafka "
+                  f"{', '.join(settings.kafka.bootstrap_servers)} into {settings.log.path}")
+    try:
+        asyncio.run(serve_api(settings))
+    except HubError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
 @adapter_app.command("mllp")
 def adapter_mllp(config: ConfigOpt = None,
                  verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:

@@ -22,7 +22,7 @@ _RESOURCES = {
 }
 
 
-def _component(description: str, port: bool = True) -> dict[str, Any]:
+def _component(description: str, port: bool = True, probe_port: bool = False) -> dict[str, Any]:
     props: dict[str, Any] = {
         "enabled": {"type": "boolean", "description": "Deploy this component."},
         "replicas": {"type": "integer", "minimum": 0, "description": "Pods (without autoscaling)."},
@@ -32,6 +32,9 @@ def _component(description: str, port: bool = True) -> dict[str, Any]:
     if port:
         props["port"] = {"type": "integer", "minimum": 1, "maximum": 65535,
                          "description": "Container and Service port."}
+    if probe_port:
+        props["probePort"] = {"type": "integer", "minimum": 1, "maximum": 65535,
+                              "description": "Port of /health, /ready and /metrics (settings.api.port)."}
     return {"type": "object", "additionalProperties": False, "description": description,
             "properties": props}
 
@@ -57,11 +60,14 @@ def values_schema() -> dict[str, Any]:
                           "password), stored in a Secret."},
             "existingSecret": {"type": "string", "description": "Use this Secret instead."},
             "worker": _component("Faust workers (hub worker): the processors on Kafka."),
-            "api": _component("The ops API (/health, /ready, /episodes/...)."),
-            "mllp": _component("The HL7 v2 MLLP adapter, exposed as a Service (port 2575)."),
+            "api": _component("The ops API and dashboard (hub api) over a local mirror of Kafka."),
+            "mllp": _component("The HL7 v2 MLLP adapter (hub adapter mllp), exposed as a Service "
+                               "(port 2575).", probe_port=True),
             "rulePacks": {"type": "object", "additionalProperties": {"type": "string"},
-                          "description": "Rule packs: file name → TOML, a ConfigMap."},
-            "unitDirectory": {"type": "string", "description": "The unit directory file, a ConfigMap."},
+                          "description": "Rule packs: file name → YAML, a ConfigMap mounted at "
+                          "/etc/svu-hub/rules."},
+            "unitDirectory": {"type": "string", "description": "The unit directory (YAML), a ConfigMap "
+                              "mounted at /etc/svu-hub/directory.yaml."},
             "podDisruptionBudget": {"type": "object", "additionalProperties": False, "properties": {
                 "enabled": {"type": "boolean"}, "maxUnavailable": {"type": "integer", "minimum": 0}}},
             "autoscaling": {"type": "object", "additionalProperties": False, "properties": {

@@ -19,44 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
 from hub.adapters.hl7.transport import MllpServer
 from hub.bootstrap import EmbeddedServer, load_resources, ward_lookup, watch_resources
 from hub.domain.clock import Clock
-from hub.errors import TransportError
 from hub.settings import HubSettings
 from hub.streams import hl7_files
 from hub.streams.clock import SystemClock
 from hub.streams.hl7_ingest import Hl7Ingest
 from hub.streams.kafka.committer import KafkaCommitter
-from hub.streams.kafka.producer import KafkaAppender
+from hub.streams.kafka.producer import KafkaAppender, start_with_retry
 
 log = logging.getLogger("hub")
-
-
-async def connect(appender: KafkaAppender, stop: asyncio.Event) -> bool:
-    """Start the producer, retrying with jittered exponential back-off until the cluster answers
-    (True) or ``stop`` is set (False). Nothing is accepted from senders before this returns True."""
-    async def attempts() -> None:
-        async for attempt in AsyncRetrying(retry=retry_if_exception_type(TransportError),
-                                           wait=wait_exponential_jitter(multiplier=0.5, max=15.0)):
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    log.warning("Kafka not reachable yet (attempt %d)", attempt.retry_state.attempt_number)
-                await appender.start()
-
-    task = asyncio.create_task(attempts())
-    waiter = asyncio.create_task(stop.wait())
-    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    waiter.cancel()
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return False
-    task.result()
-    return True
 
 
 @dataclass
@@ -107,7 +81,7 @@ async def serve_mllp_adapter(settings: HubSettings, *, clock: Clock | None = Non
     tasks = [asyncio.create_task(probes.serve(), name="probes"),
              asyncio.create_task(watch_resources(resources, adapter.stop), name="directory")]
     try:
-        if not await connect(appender, adapter.stop):
+        if not await start_with_retry(appender.start, adapter.stop):
             return
         adapter.server = MllpServer(settings.hl7, ingest.handle, ingest.reject)
         await adapter.server.start()
@@ -133,3 +107,70 @@ async def serve_mllp_adapter(settings: HubSettings, *, clock: Clock | None = Non
         await appender.stop()
         probes.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@dataclass
+class ApiRole:
+    """The running API role's parts (for tests)."""
+
+    log: Any
+    mirror: Any
+    runtime: Any
+    url: str | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def serve_api(settings: HubSettings, *, clock: Clock | None = None, stop: asyncio.Event | None = None,
+                    on_started: Callable[[ApiRole], None] | None = None) -> None:
+    """Run ``hub api``: the ops API and dashboard on Kafka. Reads come from a local mirror of the
+    cluster (``hub.streams.kafka.mirror``) kept by the projections; writes (inbound messages,
+    audit records, alert and dead-letter actions) go to Kafka before the caller is answered."""
+    from hub.api.app import ApiContext, create_app
+    from hub.bootstrap import PROCESSORS
+    from hub.streams.appender import GroupCommitter
+    from hub.streams.delivery import delivery_replayer
+    from hub.streams.ingest import Ingestor
+    from hub.streams.kafka.mirror import KafkaMirror, MirroredLog, ThreadedAppender, stores
+    from hub.streams.projections import PROJECTIONS
+    from hub.streams.runtime import EmbeddedRuntime
+
+    clock = clock or SystemClock()
+    resources = load_resources(settings)
+    appender = ThreadedAppender(settings.kafka)
+    mirrored = MirroredLog(settings.log.path, appender.append, default_partitions=settings.log.partitions,
+                           durability=settings.log.durability)
+    runtime = EmbeddedRuntime(mirrored, [], clock, batch_size=settings.runtime.batch_size,
+                              projections=[cls() for cls in PROJECTIONS])
+    mirror = KafkaMirror(settings.kafka, mirrored, changelogs=stores(settings.kafka.app_id, list(PROCESSORS)),
+                         on_written=runtime.notify)
+    role = ApiRole(mirrored, mirror, runtime, stop=stop or asyncio.Event())
+    _signals(role.stop)
+    hl7 = Hl7Ingest(GroupCommitter(mirrored), ward_lookup(settings, resources), clock,
+                    other_events=settings.hl7.other_events)
+    replayers = {"hl7": hl7.replayer(mirrored), "delivery-lifecare": delivery_replayer(mirrored),
+                 "delivery-prator": delivery_replayer(mirrored)}
+    ctx = ApiContext(settings, mirrored, clock, runtime, Ingestor(mirrored, clock), resources, replayers,
+                     checks={"kafka": lambda: {"ok": appender.started}, "mirror": mirror.check})
+    appender.start()
+    server = EmbeddedServer(uvicorn.Config(create_app(ctx), host=settings.api.host, port=settings.api.port,
+                                           log_level="warning", lifespan="off"))
+    tasks = [asyncio.create_task(server.serve(), name="api"),
+             asyncio.create_task(mirror.run(role.stop), name="mirror"),
+             asyncio.create_task(runtime.run(role.stop, idle_sleep=settings.runtime.idle_sleep_s), name="runtime"),
+             asyncio.create_task(watch_resources(resources, role.stop), name="directory")]
+    try:
+        while not server.started and not tasks[0].done():
+            await asyncio.sleep(0.02)
+        if server.started:
+            host, port = server.servers[0].sockets[0].getsockname()[:2]
+            role.url = f"http://{host}:{port}"
+            log.warning("API on %s, mirroring Kafka at %s", role.url, ", ".join(settings.kafka.bootstrap_servers))
+            if on_started is not None:
+                on_started(role)
+            await role.stop.wait()
+    finally:
+        role.stop.set()
+        server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        appender.stop()
+        mirrored.close()

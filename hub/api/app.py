@@ -4,7 +4,7 @@ hub's parts from the composition root (``hub.bootstrap``)."""
 from importlib.resources import files
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -14,6 +14,7 @@ from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
 from hub.api.metrics import render
 from hub.api.security import Authenticator
+from hub.errors import TransportError
 
 __all__ = ["ApiContext", "create_app"]
 
@@ -32,6 +33,12 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app = FastAPI(title="svu-hub ops API", version=__version__, description=DESCRIPTION)
     auth = Authenticator(ctx.settings.api.keys, ctx.settings.api.jwt)
     audit = AuditLog(ctx.log, ctx.clock)
+
+    @app.exception_handler(TransportError)
+    def unavailable(request: Request, exc: TransportError) -> JSONResponse:
+        # The durable store (Kafka) did not take the write: nothing was accepted; send again.
+        retry = max(1, round(exc.retry_after or 1))
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": str(retry)})
 
     @app.get("/health", tags=["ops"], summary="Liveness: the process answers.")
     def health() -> dict[str, str]:
@@ -52,6 +59,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
             within = all(v <= ctx.settings.runtime.max_lag for v in lag.values())
             ok = ok and within
             checks["processors"] = {"ok": within, "lag": lag, "max_lag": ctx.settings.runtime.max_lag}
+        for name, check in ctx.checks.items():
+            checks[name] = check()
+            ok = ok and bool(checks[name].get("ok"))
         body = {"status": "ready" if ok else "not ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 

@@ -28,6 +28,8 @@ class ApiContext:
     resources: Any = None
     replayers: dict[str, Replayer] = field(default_factory=dict)
     collectors: list[Any] = field(default_factory=list)
+    checks: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+    """Further readiness checks by name (e.g. the Kafka mirror), each giving at least ``ok``."""
 
     def replayer_for(self, source: str) -> Replayer | None:
         """The replayer for a dead letter's source: an adapter's, or canonical JSON ingest."""

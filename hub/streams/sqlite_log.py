@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -112,16 +112,19 @@ class SqliteLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[_Transaction]:
+    def transaction(self) -> AbstractContextManager[_Transaction]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT); rolled back on any exception."""
+        return self._begin(_Transaction)
+
+    @contextmanager
+    def _begin(self, make: Callable[[SqliteLog], _Transaction]) -> Iterator[_Transaction]:
         with self._lock:
             db = self.db
             try:
                 db.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise LogError(f"cannot begin a write transaction: {exc}") from exc
-            tx = _Transaction(self)
+            tx = make(self)
             try:
                 yield tx
                 db.execute("COMMIT")
@@ -153,6 +156,19 @@ class SqliteLog:
         """Create a topic if missing; returns its partition count (an existing count wins)."""
         with self.transaction():
             return self._topic(topic, create=True, partitions=partitions)[1]
+
+    def mirror_topic(self, topic: str, partitions: int) -> None:
+        """A topic mirrored from another log gets that log's partition count: created with it,
+        or adopted while the local topic holds no records. A topic that holds records under
+        another count raises LogError (the source was re-created; rebuild the mirror)."""
+        with self.transaction():
+            topic_id, count = self._topic(topic, create=True, partitions=partitions)
+            if count == partitions:
+                return
+            if self.db.execute("SELECT 1 FROM records WHERE topic_id = ? LIMIT 1", (topic_id,)).fetchone():
+                raise LogError(f"mirror: {topic} has {partitions} partitions at the source, {count} here")
+            self.db.execute("UPDATE topics SET partitions = ? WHERE id = ?", (partitions, topic_id))
+            self._topics[topic] = (topic_id, partitions)
 
     def partitions(self, topic: str) -> int:
         with self._lock:
@@ -324,6 +340,31 @@ class _Transaction:
             [(t, p, o) for (t, p), o in ends.items()],
         )
         return out
+
+    def put_records(self, records: Sequence[Record]) -> None:
+        """Store records at the partitions and offsets they already have (a mirror of another
+        log, e.g. Kafka): a record already present is kept, and each partition's end moves past
+        the highest offset stored. The topic must exist with the source's partition count."""
+        log, db = self._log, self._db
+        rows: list[tuple[int, int, int, str, bytes, int, bytes | None]] = []
+        ends: dict[tuple[int, int], int] = {}
+        for rec in records:
+            topic_id, count = log._topic(rec.topic, create=False)
+            if topic_id < 0 or rec.partition >= count:
+                raise LogError(f"mirror: topic {rec.topic} partition {rec.partition} is not in this log")
+            headers = orjson.dumps([[k, v.hex()] for k, v in rec.headers]) if rec.headers else None
+            rows.append((topic_id, rec.partition, rec.offset, rec.key, rec.value, rec.timestamp_ms, headers))
+            tp = (topic_id, rec.partition)
+            ends[tp] = max(ends.get(tp, 0), rec.offset + 1)
+        db.executemany(
+            "INSERT OR IGNORE INTO records (topic_id, partition, offset, key, value, ts_ms, headers) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany(
+            "INSERT INTO partition_ends (topic_id, partition, next_offset) VALUES (?, ?, ?) "
+            "ON CONFLICT (topic_id, partition) DO UPDATE SET "
+            "next_offset = MAX(next_offset, excluded.next_offset)",
+            [(t, p, o) for (t, p), o in ends.items()])
+        self._ends.clear()
 
     def commit_positions(self, consumer: str, positions: Positions) -> None:
         rows = []

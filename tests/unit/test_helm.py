@@ -19,8 +19,8 @@ KUBE = "1.30.0"
 ALL_ON: dict[str, Any] = {
     "autoscaling": {"enabled": True},
     "serviceMonitor": {"enabled": True},
-    "rulePacks": {"vasterbotten.toml": "name = 'vasterbotten'\n"},
-    "unitDirectory": "hsa_id,kommunkod,system,from\nSE2321000222-X,2480,lifecare,2026-01-01\n",
+    "rulePacks": {"county.yaml": "name: county\n"},
+    "unitDirectory": "units: []\n",
     "secretEnv": {"HUB_KAFKA__SASL_PASSWORD": "not-a-real-password"},
 }
 
@@ -67,15 +67,29 @@ def test_probes_ports_and_hardening() -> None:
     docs = {(d["kind"], d["metadata"]["name"]): d for d in _render(ALL_ON)}
     mllp = docs[("Service", "svu-mllp")]["spec"]["ports"][0]
     assert mllp["port"] == 2575
-    for name in ("svu-worker", "svu-api"):
+    commands = {}
+    for name in ("svu-worker", "svu-api", "svu-mllp"):
         pod = docs[("Deployment", name)]["spec"]["template"]["spec"]
         container = pod["containers"][0]
-        assert container["livenessProbe"]["httpGet"]["path"] == "/health"
-        assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        for probe, path in (("livenessProbe", "/health"), ("readinessProbe", "/ready")):
+            assert container[probe]["httpGet"]["path"] == path
+            assert container[probe]["httpGet"]["port"] in ports  # a port the container declares
+        commands[name] = container["command"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
         assert container["resources"]["requests"]
     config = docs[("ConfigMap", "svu-config")]["data"]
-    assert "bootstrap_servers" in config["hub.toml"] and "units.csv" in config
-    assert "vasterbotten.toml" in docs[("ConfigMap", "svu-rules")]["data"]
+    assert "bootstrap_servers" in config["hub.toml"] and "directory.yaml" in config
+    assert "county.yaml" in docs[("ConfigMap", "svu-rules")]["data"]
+    assert docs[("Service", "svu-mllp")]["spec"]["ports"][1]["targetPort"] == "http"
+    # every pod runs a real command of the image's CLI
+    from typer.testing import CliRunner
+
+    from hub.cli import app
+    for name, command in commands.items():
+        assert command[0] == "hub", name
+        words = [w for w in command[1:] if not w.startswith("-")][:2]
+        result = CliRunner().invoke(app, [*[w for w in words if not w.startswith("/")], "--help"])
+        assert result.exit_code == 0, (name, result.output)
     assert "not-a-real-password" not in config["hub.toml"]

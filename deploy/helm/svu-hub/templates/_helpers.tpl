@@ -69,23 +69,20 @@ spec:
             - name: {{ .portName }}
               containerPort: {{ $v.port }}
               protocol: TCP
-          {{- if ne .component "mllp" }}
+            {{- if eq .component "mllp" }}
+            - name: http
+              containerPort: {{ $v.probePort }}
+              protocol: TCP
+            {{- end }}
+          {{- $probe := ternary "http" .portName (eq .component "mllp") }}
           livenessProbe:
-            httpGet: {path: /health, port: {{ .portName }}}
+            httpGet: {path: /health, port: {{ $probe }}}
             periodSeconds: 10
             failureThreshold: 3
           readinessProbe:
-            httpGet: {path: /ready, port: {{ .portName }}}
+            httpGet: {path: /ready, port: {{ $probe }}}
             periodSeconds: 5
             failureThreshold: 2
-          {{- else }}
-          livenessProbe:
-            tcpSocket: {port: {{ .portName }}}
-            periodSeconds: 10
-          readinessProbe:
-            tcpSocket: {port: {{ .portName }}}
-            periodSeconds: 5
-          {{- end }}
           resources:
             {{- toYaml $v.resources | nindent 12 }}
           securityContext:
