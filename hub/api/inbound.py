@@ -13,12 +13,20 @@ from hub.adapters.prator.mapping import parse
 from hub.api.context import ApiContext
 from hub.api.security import Authenticator, Principal, require
 from hub.schemas import topics
+from hub.schemas.envelope import Envelope
 from hub.settings import Role
+from hub.streams import tracing
 from hub.streams.dlq import dead_letter
 from hub.streams.log import Append
 
 XML_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/xml": {
     "schema": {"type": "string"}, "example": "<PratorMeddelande xmlns=\"urn:svu-hub:prator:1\">…"}}}}
+
+
+def in_trace(event: Envelope, request: Request) -> Envelope:
+    """The event in the caller's W3C trace (its ``traceparent`` header), when it sent a valid one."""
+    parent = tracing.valid(request.headers.get("traceparent"))
+    return event.model_copy(update={"traceparent": parent}) if parent else event
 
 
 def router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
@@ -38,6 +46,7 @@ def router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
             ctx.log.append([dead_letter("prator", raw, exc.errors, now, connection=f"http:{who.name}")])
             detail = [{"element": exc.element, "line": exc.line, "msg": e[1]} for e in exc.errors]
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail) from None
+        event = in_trace(event, request)
         (stored,) = ctx.log.append([Append(topics.EVENTS, event.episode_id, event.to_json())])
         if ctx.runtime is not None:
             ctx.runtime.notify()
@@ -83,6 +92,7 @@ def kommun_router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
             ctx.log.append([dead_letter(f"kommun-{kommunkod}", raw, errors, now, connection=f"http:{who.name}")])
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 detail=[{"field": loc, "msg": msg} for loc, msg in errors]) from None
+        events = [in_trace(e, request) for e in events]
         stored = ctx.log.append([Append(topics.EVENTS, e.episode_id, e.to_json()) for e in events])
         if ctx.runtime is not None:
             ctx.runtime.notify()
@@ -108,7 +118,7 @@ def lifecare_router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
     Who = Annotated[Principal, Depends(auth)]
 
     @api.post("/lifecare", status_code=202, summary="A LifeCare message; 202 once stored, 422 naming the field.")
-    async def lifecare(message: dict[str, Any], who: Who) -> dict[str, str]:
+    async def lifecare(message: dict[str, Any], who: Who, request: Request) -> dict[str, str]:
         require(who, Role.OPS_ADMIN, Role.REGION)
         raw = orjson.dumps(message)
         now = ctx.clock.now()
@@ -124,6 +134,7 @@ def lifecare_router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
             errors = [(_LIFECARE_FIELDS.get(loc.split(".")[0], "content") + loc.removeprefix(loc.split(".")[0]), msg)
                       for loc, msg in exc.errors]
         else:
+            event = in_trace(event, request)
             (stored,) = ctx.log.append([Append(topics.EVENTS, event.episode_id, event.to_json())])
             if ctx.runtime is not None:
                 ctx.runtime.notify()

@@ -27,6 +27,7 @@ from hub.streams.dlq import dead_letter
 from hub.streams.log import Append, Positions, Record
 from hub.streams.projections import Projection
 from hub.streams.sqlite_log import SqliteLog
+from hub.streams.tracing import traced
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +204,8 @@ class EmbeddedRuntime:
             new_positions.advance(record)
             try:
                 event = proc.decode_input(record.value)
-                step = proc.on_event(dirty.get(record.key, bound.cache.get(record.key)),
-                                     record.key, event, now)
+                step = traced(proc.on_event(dirty.get(record.key, bound.cache.get(record.key)),
+                                            record.key, event, now), event)
             except Exception as exc:  # one bad record never stops the runtime
                 out.append(self._dead_letter(bound, record, exc))
                 continue
