@@ -469,6 +469,31 @@ def adapter_mllp(config: ConfigOpt = None,
         raise typer.Exit(2) from None
 
 
+@adapter_app.command("delivery")
+def adapter_delivery(
+    system: Annotated[str, typer.Option("--system", help="Target system: lifecare or prator.")],
+    config: ConfigOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Deliver from Kafka (svu.deliveries.<system>.*) to LifeCare (settings [lifecare]) or Prator
+    ([prator] http or outbox): at least once, with idempotency keys; each status on Kafka before
+    the offset is committed. Probes and metrics on the [api] address."""
+    from hub.roles import serve_delivery
+
+    if system not in ("lifecare", "prator"):
+        console.print(f"[red]unknown system[/red] {system}; known: lifecare, prator")
+        raise typer.Exit(2)
+    _logging(verbose)
+    settings = _settings(config)
+    console.print(f"svu-hub {__version__} deliveries to {system} from Kafka "
+                  f"{', '.join(settings.kafka.bootstrap_servers)}")
+    try:
+        asyncio.run(serve_delivery(settings, system))
+    except HubError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def topics(
     config: ConfigOpt = None,

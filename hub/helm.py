@@ -63,6 +63,16 @@ def values_schema() -> dict[str, Any]:
             "api": _component("The ops API and dashboard (hub api) over a local mirror of Kafka."),
             "mllp": _component("The HL7 v2 MLLP adapter (hub adapter mllp), exposed as a Service "
                                "(port 2575).", probe_port=True),
+            "delivery": {"type": "object", "additionalProperties": False,
+                         "description": "Deliveries from Kafka (hub adapter delivery), a Deployment per system.",
+                         "properties": {
+                             "enabled": {"type": "boolean", "description": "Deploy the delivery workers."},
+                             "systems": {"type": "array", "uniqueItems": True,
+                                         "items": {"enum": ["lifecare", "prator"]}},
+                             "replicas": {"type": "integer", "minimum": 0},
+                             "port": {"type": "integer", "minimum": 1, "maximum": 65535,
+                                      "description": "Port of /health, /ready and /metrics (settings.api.port)."},
+                             "resources": _RESOURCES}},
             "rulePacks": {"type": "object", "additionalProperties": {"type": "string"},
                           "description": "Rule packs: file name → YAML, a ConfigMap mounted at "
                           "/etc/svu-hub/rules."},

@@ -3,6 +3,7 @@
 - ``hub worker``: the processors as Faust agents (``bootstrap.build_worker``);
 - ``hub adapter mllp``: the HL7 v2 MLLP endpoint, writing raw bytes, canonical events and dead
   letters to Kafka, acknowledging each message only after the brokers acknowledged its records;
+- ``hub adapter delivery --system S``: deliveries from Kafka to LifeCare or Prator;
 - ``hub api``: the ops API and dashboard over a local mirror of the cluster (``serve_api``).
 
 Like ``bootstrap``, nothing here connects at import time.
@@ -174,3 +175,82 @@ async def serve_api(settings: HubSettings, *, clock: Clock | None = None, stop: 
         await asyncio.gather(*tasks, return_exceptions=True)
         appender.stop()
         mirrored.close()
+
+
+def delivery_target(settings: HubSettings, system: str) -> Any:
+    """The sender for one system, from settings: LifeCare over HTTP; Prator over HTTP or into its
+    outbox. ConfigurationError when the system has no target configured."""
+    from hub.adapters.lifecare.transport import LifeCareClient
+    from hub.errors import ConfigurationError
+    from hub.streams.delivery import PratorDrop, PratorHttp
+
+    if system == "lifecare":
+        if not settings.lifecare.enabled:
+            raise ConfigurationError("deliveries to LifeCare need lifecare.enabled and lifecare.base_url",
+                                     field="lifecare.enabled")
+        return LifeCareClient(settings.lifecare)
+    if settings.prator.http is not None:
+        return PratorHttp(LifeCareClient(settings.prator.http))
+    if settings.prator.outbox is not None:
+        return PratorDrop(settings.prator.outbox)
+    raise ConfigurationError("deliveries to Prator need prator.http or prator.outbox", field="prator.outbox")
+
+
+@dataclass
+class DeliveryRole:
+    """The running delivery role's parts (for tests)."""
+
+    worker: Any
+    probes_url: str | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def serve_delivery(settings: HubSettings, system: str, *, clock: Clock | None = None,
+                         stop: asyncio.Event | None = None,
+                         on_started: Callable[[DeliveryRole], None] | None = None) -> None:
+    """Run ``hub adapter delivery --system S``: deliveries from Kafka to one system, with
+    /health, /ready and /metrics on the API address."""
+    from prometheus_client.core import CounterMetricFamily
+
+    from hub.api.probes import create_probe_app
+    from hub.streams.delivery import DeliveryWorker
+    from hub.streams.kafka.delivery import KafkaDeliveryWorker
+
+    clock = clock or SystemClock()
+    deliverer = DeliveryWorker(None, delivery_target(settings, system), clock, system=system)
+    appender = KafkaAppender(settings.kafka)
+    worker = KafkaDeliveryWorker(settings.kafka, deliverer, appender)
+    role = DeliveryRole(worker, stop=stop or asyncio.Event())
+    _signals(role.stop)
+
+    class Counts:
+        def collect(self) -> Any:
+            for name, value, text in (("delivered", deliverer.delivered, "Deliveries accepted by the target."),
+                                      ("dead_lettered", deliverer.failed, "Deliveries that failed for good."),
+                                      ("refused", worker.refusals, "Statuses Kafka did not take (re-sent).")):
+                family = CounterMetricFamily(f"svu_hub_delivery_{name}", text, labels=["system"])
+                family.add_metric([system], value)
+                yield family
+
+    checks = lambda: {"kafka": {"ok": appender.started}, "consumer": worker.check()}  # noqa: E731
+    probes = EmbeddedServer(uvicorn.Config(create_probe_app(f"delivery to {system}", checks, [Counts()]),
+                                           host=settings.api.host, port=settings.api.port,
+                                           log_level="warning", lifespan="off"))
+    tasks = [asyncio.create_task(probes.serve(), name="probes")]
+    try:
+        if not await start_with_retry(appender.start, role.stop):
+            return
+        tasks.append(asyncio.create_task(worker.run(role.stop), name="delivery"))
+        while not probes.started and not tasks[0].done():
+            await asyncio.sleep(0.02)
+        if probes.started:
+            host, port = probes.servers[0].sockets[0].getsockname()[:2]
+            role.probes_url = f"http://{host}:{port}"
+        if on_started is not None:
+            on_started(role)
+        await role.stop.wait()
+    finally:
+        role.stop.set()
+        probes.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await appender.stop()

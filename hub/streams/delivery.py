@@ -43,24 +43,26 @@ def lifecare_sender(client: LifeCareClient) -> Send:
 class DeliveryWorker:
     """Delivers to one system, one record at a time per partition, in log order."""
 
-    def __init__(self, sqlite: SqliteLog, send: Send | LifeCareClient, clock: Clock, *, system: str = "lifecare",
-                 batch: int = 100) -> None:
-        self.log = sqlite
+    def __init__(self, sqlite: SqliteLog | None, send: Send | LifeCareClient, clock: Clock, *,
+                 system: str = "lifecare", batch: int = 100) -> None:
+        self.log = sqlite  # None: deliveries come from Kafka (hub.streams.kafka.delivery)
         self.send = lifecare_sender(send) if isinstance(send, LifeCareClient) else send
         self.clock = clock
         self.batch = batch
         self.system = system
         self.NAME = f"delivery-{system}"
         self.PREFIX = f"svu.deliveries.{system}."
-        self.positions = sqlite.positions(self.NAME)
+        self.positions = sqlite.positions(self.NAME) if sqlite is not None else Positions()
         self.delivered = 0
         self.failed = 0
 
     async def run_once(self) -> int:
-        done = 0
-        for topic in [t for t in self.log.topics() if t.startswith(self.PREFIX)]:
-            for partition in range(self.log.partitions(topic)):
-                for record in self.log.read(topic, partition, self.positions.get(topic, partition), self.batch):
+        done, sqlite = 0, self.log
+        if sqlite is None:
+            return 0
+        for topic in [t for t in sqlite.topics() if t.startswith(self.PREFIX)]:
+            for partition in range(sqlite.partitions(topic)):
+                for record in sqlite.read(topic, partition, self.positions.get(topic, partition), self.batch):
                     await self._one(record)
                     done += 1
         return done
@@ -71,32 +73,39 @@ class DeliveryWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle)
 
+    async def outcome(self, topic: str, key: str, value: bytes) -> list[Append]:
+        """Deliver one record of a delivery topic (a request; status records are skipped) and
+        return what to append: its new status, and a dead letter when it failed for good."""
+        event: dict[str, Any] = orjson.loads(value)
+        if event.get("type") != "se.svu.delivery_requested.v1":
+            return []
+        data = event["data"]
+        try:
+            result = await self.send(data, event["episodeid"])
+        except ValidationFailed as exc:  # cannot be rendered for this system: fails for good
+            result = Result(False, None, f"cannot render: {exc}", 0)
+        now = self.clock.now()
+        status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.DEAD_LETTERED
+        change = DeliveryStatusChanged(delivery_id=data["delivery_id"], status=status, at=now,
+                                       detail=result.detail[:500])
+        ev = new_event(change, episode_id=event["episodeid"], source=f"/hub/delivery/{self.system}",
+                       source_message_id=f"{data['delivery_id']}:{status.value}", time=now, received_at=now)
+        appends = [Append(topic, key, ev.to_json())]
+        if result.delivered:
+            self.delivered += 1
+        else:
+            self.failed += 1
+            log.error("delivery %s to %s failed for good: %s", data["delivery_id"], data["receiver"],
+                      result.detail[:200])
+            appends.append(dead_letter(self.NAME, value, [("", result.detail[:500])], now,
+                                       source_message_id=data["delivery_id"], key=key))
+        return appends
+
     async def _one(self, record: Record) -> None:
-        event: dict[str, Any] = orjson.loads(record.value)
-        appends: list[Append] = []
-        if event.get("type") == "se.svu.delivery_requested.v1":
-            data = event["data"]
-            try:
-                result = await self.send(data, event["episodeid"])
-            except ValidationFailed as exc:  # cannot be rendered for this system: fails for good
-                result = Result(False, None, f"cannot render: {exc}", 0)
-            now = self.clock.now()
-            status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.DEAD_LETTERED
-            change = DeliveryStatusChanged(delivery_id=data["delivery_id"], status=status, at=now,
-                                           detail=result.detail[:500])
-            ev = new_event(change, episode_id=event["episodeid"], source=f"/hub/delivery/{self.system}",
-                           source_message_id=f"{data['delivery_id']}:{status.value}", time=now, received_at=now)
-            appends.append(Append(record.topic, record.key, ev.to_json()))
-            if result.delivered:
-                self.delivered += 1
-            else:
-                self.failed += 1
-                log.error("delivery %s to %s failed for good: %s", data["delivery_id"], data["receiver"],
-                          result.detail[:200])
-                appends.append(dead_letter(self.NAME, record.value, [("", result.detail[:500])], now,
-                                           source_message_id=data["delivery_id"], key=record.key))
+        appends = await self.outcome(record.topic, record.key, record.value)
         new = Positions(dict(self.positions.offsets))
         new.advance(record)
+        assert self.log is not None
         with self.log.transaction() as tx:
             if appends:
                 tx.append(appends)

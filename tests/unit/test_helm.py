@@ -68,7 +68,7 @@ def test_probes_ports_and_hardening() -> None:
     mllp = docs[("Service", "svu-mllp")]["spec"]["ports"][0]
     assert mllp["port"] == 2575
     commands = {}
-    for name in ("svu-worker", "svu-api", "svu-mllp"):
+    for name in ("svu-worker", "svu-api", "svu-mllp", "svu-delivery-lifecare", "svu-delivery-prator"):
         pod = docs[("Deployment", name)]["spec"]["template"]["spec"]
         container = pod["containers"][0]
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -90,6 +90,8 @@ def test_probes_ports_and_hardening() -> None:
     for name, command in commands.items():
         assert command[0] == "hub", name
         words = [w for w in command[1:] if not w.startswith("-")][:2]
-        result = CliRunner().invoke(app, [*[w for w in words if not w.startswith("/")], "--help"])
+        result = CliRunner().invoke(app, [*[w for w in words if w in ("worker", "api", "adapter", "mllp",
+                                                                      "delivery")], "--help"])
         assert result.exit_code == 0, (name, result.output)
+        assert all(o in result.output for o in command if o.startswith("--")), (name, command)
     assert "not-a-real-password" not in config["hub.toml"]

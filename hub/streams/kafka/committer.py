@@ -9,8 +9,9 @@ is acknowledged before it is durably stored). If Kafka refuses, every submitter 
 gets the error and nothing is acknowledged; the senders re-send, and deterministic event ids
 keep the re-send harmless.
 
-Canonical events bound for ``svu.events`` are written through the CloudEvents Kafka binding in
-the configured content mode (binary by default); other records go as they are.
+Canonical events (on ``svu.events``, and alerts or statuses written by the API and the delivery
+workers) are written through the CloudEvents Kafka binding in the configured content mode (binary
+by default); other records (raw bytes, dead letters, audit records) go as they are.
 
 Small per-adapter state (``put_states``/``get_state``, e.g. the HL7 duplicate check on
 MSH-3/4/10) lives in a bounded in-memory map, applied only once the batch is acknowledged. It
@@ -28,7 +29,6 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from hub.schemas.topics import EVENTS
 from hub.streams.kafka import binding
 from hub.streams.log import Append, Appended
 
@@ -44,10 +44,14 @@ class Producer(Protocol):
 
 
 def to_kafka(record: Append, mode: binding.ContentMode) -> Append:
-    """A record as it goes to Kafka: canonical events through the CloudEvents binding."""
-    if record.topic != EVENTS:
+    """A record as it goes to Kafka: a canonical event (a CloudEvent in structured JSON, as the
+    embedded log stores it) through the CloudEvents binding; any other record as it is."""
+    if record.headers or record.value[:1] != b"{" or b'"specversion"' not in record.value:
         return record
-    message = binding.encode_object(orjson.loads(record.value), mode)
+    event = orjson.loads(record.value)
+    if not isinstance(event, dict) or "specversion" not in event or "episodeid" not in event:
+        return record
+    message = binding.encode_object(event, mode)
     return Append(record.topic, record.key, message.value, message.headers, record.timestamp_ms)
 
 

@@ -20,7 +20,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* One Deployment, with probes, a hardened container and the configuration mounted. */}}
 {{- define "svu-hub.deployment" -}}
-{{- $v := index .root.Values .component -}}
+{{- $v := .values | default (index .root.Values .component) -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
