@@ -25,8 +25,11 @@ def _msa(ack: bytes | None) -> tuple[str, str]:
 
 
 async def process_file(path: Path, ingest: Hl7Ingest) -> bool:
-    """Ingest one file and move it; True when every message was accepted."""
+    """Ingest one file and move it; True when every message was accepted. A file the store
+    refused (Kafka or the log unavailable) stays where it is and is read again on the next scan;
+    the messages already stored are then recognised as duplicates."""
     data = path.read_bytes()
+    unstored = ingest.unstored
     declared, found = batch_counts(data)
     problems: list[str] = []
     if declared is not None and declared != found:
@@ -37,6 +40,9 @@ async def process_file(path: Path, ingest: Hl7Ingest) -> bool:
             code, text = _msa(await ingest.handle(message, f"file:{path.name}#{number}"))
             if code not in ("AA", "CA", ""):
                 problems.append(f"message {number}: {code} {text}")
+    if ingest.unstored > unstored:  # the store refused: the file stays for the next scan
+        log.warning("HL7 file %s left in place: the store refused part of it", path.name)
+        return False
     target = path.parent / ("rejected" if problems else "processed")
     target.mkdir(exist_ok=True)
     path.replace(target / path.name)

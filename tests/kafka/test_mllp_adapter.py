@@ -132,3 +132,20 @@ async def test_a_refusing_store_answers_reject_so_the_sender_resends(accept_ack:
         (again,) = await send("127.0.0.1", server.port, [adt(control="F1", accept_ack=accept_ack).encode()])
         assert _msa(again)[1] == ("CA" if accept_ack else "AA")
         assert [r.topic for r in producer.produced] == [topics.raw("hl7"), topics.EVENTS]
+
+
+async def test_a_drop_file_the_store_refused_stays_for_the_next_scan(tmp_path: Path) -> None:
+    from hub.streams.hl7_files import process_file
+
+    producer = GatedProducer()
+    producer.fail = True
+    producer.gate.set()
+    ingest = Hl7Ingest(KafkaCommitter(producer), lookup, SystemClock())
+    path = tmp_path / "a01.hl7"
+    path.write_bytes(adt(control="D1").encode())
+    assert await process_file(path, ingest) is False
+    assert path.exists() and not (tmp_path / "rejected").exists()
+    producer.fail = False  # the store is back: the same file goes through
+    assert await process_file(path, ingest) is True
+    assert (tmp_path / "processed" / "a01.hl7").exists()
+    assert [r.topic for r in producer.produced] == [topics.raw("hl7"), topics.EVENTS]
