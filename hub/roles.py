@@ -25,7 +25,7 @@ from hub.adapters.hl7.transport import MllpServer
 from hub.bootstrap import EmbeddedServer, load_resources, ward_lookup, watch_resources
 from hub.domain.clock import Clock
 from hub.settings import HubSettings
-from hub.streams import hl7_files
+from hub.streams import hl7_files, kommun_files, prator_files
 from hub.streams.clock import SystemClock
 from hub.streams.hl7_ingest import Hl7Ingest
 from hub.streams.kafka.committer import KafkaCommitter
@@ -159,6 +159,13 @@ async def serve_api(settings: HubSettings, *, clock: Clock | None = None, stop: 
              asyncio.create_task(mirror.run(role.stop), name="mirror"),
              asyncio.create_task(runtime.run(role.stop, idle_sleep=settings.runtime.idle_sleep_s), name="runtime"),
              asyncio.create_task(watch_resources(resources, role.stop), name="directory")]
+    # File drops (a volume shared by the replicas): each file's events go to Kafka, then it moves.
+    if settings.prator.inbox is not None:
+        tasks.append(asyncio.create_task(prator_files.watch(settings.prator.inbox, mirrored, clock, role.stop),
+                                         name="prator-inbox"))
+    if settings.kommun_inbox is not None:
+        tasks.append(asyncio.create_task(kommun_files.watch(settings.kommun_inbox, settings.kommun_mappings,
+                                                            mirrored, clock, role.stop), name="kommun-inbox"))
     try:
         while not server.started and not tasks[0].done():
             await asyncio.sleep(0.02)

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from pathlib import Path
 
 from hub.adapters.kommun.mapping import KommunMapping, csv_records, to_event
 from hub.domain.clock import Clock
-from hub.errors import ValidationFailed
+from hub.errors import LogError, TransportError, ValidationFailed
 from hub.schemas import topics
 from hub.streams.dlq import dead_letter
 from hub.streams.log import Append
 from hub.streams.sqlite_log import SqliteLog
 
+logger = logging.getLogger(__name__)
 
 def process_file(path: Path, kommunkod: str, mapping: KommunMapping, log: SqliteLog, clock: Clock) -> bool:
     raw = path.read_bytes()
@@ -46,6 +48,10 @@ async def watch(inbox: Path, mappings: dict[str, KommunMapping], log: SqliteLog,
     while not stop.is_set():
         for folder in sorted(p for p in inbox.iterdir() if p.is_dir() and p.name.isdigit() and len(p.name) == 4):
             for path in sorted(folder.glob("*.csv")):
-                process_file(path, folder.name, mappings.get(folder.name, KommunMapping()), log, clock)
+                try:
+                    process_file(path, folder.name, mappings.get(folder.name, KommunMapping()), log, clock)
+                except (TransportError, LogError) as exc:  # the store refused: the file stays
+                    logger.warning("kommun file %s left in place: %s", path.name, type(exc).__name__)
+                    break
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every)

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from pathlib import Path
 
 from hub.adapters.prator.errors import PratorError
 from hub.adapters.prator.mapping import parse
 from hub.domain.clock import Clock
+from hub.errors import LogError, TransportError
 from hub.schemas import topics
 from hub.streams.dlq import dead_letter
 from hub.streams.log import Append
 from hub.streams.sqlite_log import SqliteLog
 
+logger = logging.getLogger(__name__)
 
 def process_file(path: Path, log: SqliteLog, clock: Clock) -> bool:
     """Ingest one file and move it; True when it was accepted."""
@@ -42,6 +45,10 @@ async def watch(folder: Path, log: SqliteLog, clock: Clock, stop: asyncio.Event,
     folder.mkdir(parents=True, exist_ok=True)
     while not stop.is_set():
         for path in sorted(folder.glob("*.xml")):
-            process_file(path, log, clock)
+            try:
+                process_file(path, log, clock)
+            except (TransportError, LogError) as exc:  # the store refused: the file stays for the next scan
+                logger.warning("Prator file %s left in place: %s", path.name, type(exc).__name__)
+                break
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=every)

@@ -98,3 +98,30 @@ def test_faust_table_keys_are_read_as_the_processor_wrote_them() -> None:
     assert _table_key(b'"VLL-2026-000001"') == "VLL-2026-000001"
     assert _table_key(b"VLL-2026-000001") == "VLL-2026-000001"
     assert _table_key(b'"unterminated') == '"unterminated'
+
+
+async def test_inbox_files_wait_while_kafka_refuses(tmp_path: Path) -> None:
+    import asyncio
+
+    from hub.streams import prator_files
+
+    forward = Forward()
+    forward.down = True
+    log = MirroredLog(tmp_path / "m.db", forward)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.xml").write_bytes(EXAMPLE)
+    stop = asyncio.Event()
+    task = asyncio.create_task(prator_files.watch(inbox, log, FakeClock(NOW), stop, every=0.05))
+    await asyncio.sleep(0.2)
+    assert (inbox / "a.xml").exists() and not task.done()  # kept, and the watcher goes on
+    forward.down = False
+    async def moved() -> None:
+        while not (inbox / "processed" / "a.xml").exists():
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(moved(), 30)  # a hang guard
+    stop.set()
+    await task
+    assert [r.topic for r in forward.sent] == [topics.EVENTS]
+    log.close()
