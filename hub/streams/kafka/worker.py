@@ -38,6 +38,7 @@ from hub.streams.dlq import dead_letter
 from hub.streams.kafka import binding
 from hub.streams.log import partition_for
 from hub.streams.runtime import ProcessorStats
+from hub.streams.tracing import traced
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class ProcessorAgent:
             try:
                 event = proc.decode_input(binding.to_structured(value, headers))
                 state = dirty[key] if key in dirty else self._get(key)
-                step = proc.on_event(state, key, event, now)
+                step = traced(proc.on_event(state, key, event, now), event)
             except Exception as exc:  # one bad record never stops the worker
                 letters.append(self._dead_letter(key, value, position, exc))
                 continue
