@@ -159,8 +159,9 @@ class KafkaSettings(_Component):
         "(ce_ headers, data as the value) or structured (the whole envelope as the value).")
     partitions: int = Field(default=12, ge=1, le=10_000,
                             description="Partitions of the input topics (changelogs are co-partitioned).")
-    store: str = Field(default="memory://", description="Faust table store: memory:// or rocksdb:// "
-                       "(needs faust-streaming[rocksdb]); state is always recoverable from changelogs.")
+    store: str = Field(default="memory://", pattern=r"^(memory|rocksdb)://", description="Faust table "
+                       "store: memory:// (rebuilt from the changelogs at each start) or rocksdb:// (rocksdict, "
+                       "kept in data_dir: a restart reads only the changelog's tail).")
     data_dir: Path = Field(default=Path("var/faust"), description="Folder of the worker's local table store.")
     group_instance_id: str | None = Field(
         default=None, description="Static group membership (KIP-345): a stable id per worker, e.g. "

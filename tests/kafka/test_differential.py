@@ -42,11 +42,14 @@ def _embedded(events: list[Any], tmp: Path) -> tuple[SqliteLog, EmbeddedRuntime]
     return log, runtime
 
 
-@pytest.mark.parametrize("mode", ["binary", "structured"])
-async def test_embedded_and_kafka_workers_agree(cluster: MockCluster, tmp_path: Path, mode: str) -> None:
+@pytest.mark.parametrize(("mode", "store"), [("binary", "memory://"), ("structured", "memory://"),
+                                            ("binary", "rocksdb://")])
+async def test_embedded_and_kafka_workers_agree(cluster: MockCluster, tmp_path: Path, mode: str,
+                                                store: str) -> None:
     events = Simulator(start=START, episodes=25, seed=7).events()
     log, runtime = _embedded(events, tmp_path)
-    settings = cluster.settings(app_id=f"diff-{mode}", data_dir=tmp_path / "faust", content_mode=mode)
+    settings = cluster.settings(app_id=f"diff-{mode}-{store[:4]}", data_dir=tmp_path / "faust",
+                                content_mode=mode, store=store)
     async with KafkaAppender(settings) as appender:
         await appender.append_events(events)
     worker = WorkerApp(settings, _processors(), FakeClock(NOW))
@@ -60,6 +63,8 @@ async def test_embedded_and_kafka_workers_agree(cluster: MockCluster, tmp_path: 
         await wait_for(lambda: all(a.stats.batches and not a.app.producer.buffer.size for a in worker.agents))
         await worker.app.producer.flush()
         kafka_out = await read_all(cluster.bootstrap, CountingProcessor.OUTPUT)
+        # read the tables while the worker runs (a RocksDB store closes with the worker)
+        tables = {a.processor.NAME: (dict(a.state.items()), dict(a.timers.items())) for a in worker.agents}
     finally:
         await worker.app.stop()
 
@@ -67,10 +72,11 @@ async def test_embedded_and_kafka_workers_agree(cluster: MockCluster, tmp_path: 
         proc = agent.processor
         assert proc.NAME == bound.NAME
         embedded_states = {k: proc.decode_state(v) for k, v in log.scan_states(proc.NAME)}
-        kafka_states = {k: proc.decode_state(v) for k, v in agent.state.items()}
+        states, timers = tables[proc.NAME]
+        kafka_states = {k: proc.decode_state(v) for k, v in states.items()}
         assert embedded_states and kafka_states == embedded_states, proc.NAME
         embedded_timers = dict(log.due_timers(proc.NAME, 2**62, 1_000_000))
-        assert {k: int(v) for k, v in agent.timers.items()} == embedded_timers, proc.NAME
+        assert {k: int(v) for k, v in timers.items()} == embedded_timers, proc.NAME
         assert agent.stats.failures == 0
 
     def by_key(records: list[tuple[str, dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:

@@ -33,10 +33,11 @@ class Child:
     """One worker process and its stats file."""
 
     def __init__(self, cluster: MockCluster, app_id: str, tmp: Path, name: str,
-                 instance: str | None = None, deadline_s: float = 4.0) -> None:
+                 instance: str | None = None, deadline_s: float = 4.0, store: str = "memory://",
+                 data: str | None = None) -> None:
         self.stats_file = tmp / f"{name}.json"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "DEADLINE_S": str(deadline_s)}
-        args = [",".join(cluster.bootstrap), app_id, str(tmp / f"data-{name}"), str(self.stats_file)]
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "DEADLINE_S": str(deadline_s), "STORE": store}
+        args = [",".join(cluster.bootstrap), app_id, str(tmp / f"data-{data or name}"), str(self.stats_file)]
         self.log_file = tmp / f"{name}.log"
         with self.log_file.open("wb") as log:  # a file, not a pipe: a full pipe would block the child
             self.proc = subprocess.Popen([sys.executable, "-m", "tests.support.kafka_worker", *args,
@@ -90,10 +91,13 @@ async def _wait_outputs(cluster: MockCluster, want: int) -> list[dict[str, Any]]
     raise TimeoutError("outputs not complete")
 
 
-async def test_sigkill_and_restart_lose_nothing_and_double_nothing(cluster: MockCluster, tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["memory://", "rocksdb://"])
+async def test_sigkill_and_restart_lose_nothing_and_double_nothing(cluster: MockCluster, tmp_path: Path,
+                                                                   store: str) -> None:
     n, app_id = 1500, "kill"
     await _produce(cluster, 0, 300)
-    first = Child(cluster, app_id, tmp_path, "first", instance="w-1")
+    # a RocksDB worker restarts on its own local store (the same data folder), then catches up
+    first = Child(cluster, app_id, tmp_path, "first", instance="w-1", store=store)
     try:
         await wait_for(lambda: first.events() > 0, timeout=60)
         feeder = asyncio.create_task(_produce(cluster, 300, n))
@@ -105,7 +109,7 @@ async def test_sigkill_and_restart_lose_nothing_and_double_nothing(cluster: Mock
     done_before = len({o["sourcemessageid"] for o in await _outputs(cluster, CountingProcessor.OUTPUT)})
     assert 0 < done_before < n, "the worker was not killed in the middle of the stream"
 
-    second = Child(cluster, app_id, tmp_path, "second", instance="w-1")
+    second = Child(cluster, app_id, tmp_path, "second", instance="w-1", store=store, data="first")
     try:
         outs = await _wait_outputs(cluster, n)
     finally:

@@ -1,7 +1,7 @@
 """Child process for the Kafka worker tests: ``python -m tests.support.kafka_worker BOOTSTRAP
 APP_ID DATA_DIR STATS_FILE [INSTANCE_ID]`` runs the timeline, counting and deadline processors
 as a Faust worker (SIGTERM leaves the group cleanly) and rewrites STATS_FILE with its counters
-and owned partitions every 0.1 s."""
+and owned partitions every 0.1 s. STORE (environment) picks the table store."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def main() -> None:
         bootstrap_servers=tuple(bootstrap.split(",")), app_id=app_id, data_dir=Path(data_dir),
         declare_topics=False, partitions=MOCK_PARTITIONS, replication_factor=1, web_enabled=False,
         session_timeout_s=6.0, heartbeat_interval_s=0.5, rebalance_timeout_s=6.0,
-        timer_interval_s=0.2, batch_within_s=0.02, batch_size=200, group_instance_id=instance)
+        timer_interval_s=0.2, batch_within_s=0.02, batch_size=200, group_instance_id=instance,
+        store=os.environ.get("STORE", "memory://"))
     worker = WorkerApp(settings, [TimelineProcessor(), CountingProcessor(), DeadlineProcessor(DEADLINE)],
                        SystemClock())
     target = Path(stats_file)

@@ -18,6 +18,7 @@ from hub.domain.clock import Clock
 from hub.domain.processor import Processor
 from hub.settings import KafkaSettings
 from hub.streams.kafka.config import faust_credentials
+from hub.streams.kafka.store import store_url
 from hub.streams.kafka.worker import ProcessorAgent, wire
 
 QUIET = ("faust", "aiokafka", "mode", "kafka")
@@ -39,7 +40,7 @@ class WorkerApp:
             broker=[f"kafka://{server}" for server in s.bootstrap_servers],
             broker_credentials=faust_credentials(s),
             broker_client_id=s.client_id,
-            store=s.store,
+            store=store_url(s.store),
             datadir=str(s.data_dir),
             autodiscover=False,
             topic_allow_declare=s.declare_topics,
