@@ -17,7 +17,7 @@ from faust.stores.rocksdb import Store
 SCHEME = "episode-rocksdb"
 
 
-class EpisodeRocksStore(Store):  # type: ignore[misc]
+class EpisodeRocksStore(Store):
     """RocksDB store whose partition for a key comes from the table, not the current event."""
 
     def _partition(self, key: bytes) -> int:
