@@ -219,10 +219,12 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     replayers["delivery-lifecare"] = replayers["delivery-prator"] = delivery_replayer(hub.log)
     if hub.settings.kommun_inbox is not None:
         kommun_inbox, mappings = hub.settings.kommun_inbox, hub.settings.kommun_mappings
-        extra = [*(extra or []), lambda stop: kommun_files.watch(kommun_inbox, mappings, hub.log, hub.clock, stop)]
+        extra = [*(extra or []), lambda stop: kommun_files.watch(kommun_inbox, mappings, hub.log, hub.clock, stop,
+                                                                   **kommun_files.options(hub.settings, hub.resources))]
     if hub.settings.prator.inbox is not None:
         inbox = hub.settings.prator.inbox
-        extra = [*(extra or []), lambda stop: prator_files.watch(inbox, hub.log, hub.clock, stop)]
+        extra = [*(extra or []), lambda stop: prator_files.watch(inbox, hub.log, hub.clock, stop,
+                                                                   **kommun_files.options(hub.settings, hub.resources))]
     if hub.settings.prator.http is not None:
         target = PratorHttp(LifeCareClient(hub.settings.prator.http))
         extra = [*(extra or []), DeliveryWorker(hub.log, target, hub.clock, system="prator").run]

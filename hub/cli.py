@@ -64,6 +64,16 @@ def _settings(config: Path | None, data: Path | None = None, **overrides: object
         raise typer.Exit(2) from None
 
 
+def _refuse_default_secret(settings: HubSettings) -> None:
+    from hub.api.app import refuse_default_secret
+
+    try:
+        refuse_default_secret(settings)
+    except HubError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TimeRemainingColumn(), console=console, transient=False)
@@ -90,6 +100,7 @@ def run(config: ConfigOpt = None, data: DataOpt = None,
     """Run the hub embedded: log under ./var/, processors, ops API on 127.0.0.1:8000."""
     _logging(verbose)
     settings = _settings(config, data)
+    _refuse_default_secret(settings)
     if port is not None:
         settings = settings.model_copy(update={"api": settings.api.model_copy(update={"port": port})})
     if not settings.api.keys:
@@ -127,7 +138,7 @@ def demo(
     _logging(verbose)
     settings = _settings(config, data or Path("var/demo.db"))
     demo_key = ApiKey(key=settings.demo.api_key, principal="demo-ops", role=Role.OPS_ADMIN)
-    api = settings.api.model_copy(update={"keys": (*settings.api.keys, demo_key),
+    api = settings.api.model_copy(update={"keys": settings.api.keys or (demo_key,),  # demo key only alone
                                           **({"port": port} if port is not None else {})})
     engine = settings.engine
     if engine.directory is None:  # the demo county's synthetic units, unless configured
@@ -440,6 +451,7 @@ def api_command(config: ConfigOpt = None, data: DataOpt = None,
 
     _logging(verbose)
     settings = _settings(config, data)
+    _refuse_default_secret(settings)
     console.print(f"svu-hub {__version__} API on {settings.api.host}:{settings.api.port}, mirroring Kafka "
                   f"{', '.join(settings.kafka.bootstrap_servers)} into {settings.log.path}")
     try:

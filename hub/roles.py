@@ -161,11 +161,14 @@ async def serve_api(settings: HubSettings, *, clock: Clock | None = None, stop: 
              asyncio.create_task(watch_resources(resources, role.stop), name="directory")]
     # File drops (a volume shared by the replicas): each file's events go to Kafka, then it moves.
     if settings.prator.inbox is not None:
-        tasks.append(asyncio.create_task(prator_files.watch(settings.prator.inbox, mirrored, clock, role.stop),
+        tasks.append(asyncio.create_task(prator_files.watch(settings.prator.inbox, mirrored, clock, role.stop,
+                                                                           **kommun_files.options(settings, resources)),
                                          name="prator-inbox"))
     if settings.kommun_inbox is not None:
         tasks.append(asyncio.create_task(kommun_files.watch(settings.kommun_inbox, settings.kommun_mappings,
-                                                            mirrored, clock, role.stop), name="kommun-inbox"))
+                                                            mirrored, clock, role.stop,
+                                                            **kommun_files.options(settings, resources)),
+                                         name="kommun-inbox"))
     try:
         while not server.started and not tasks[0].done():
             await asyncio.sleep(0.02)

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -75,24 +75,73 @@ class Role(StrEnum):
     DASHBOARD = "dashboard"
 
 
+HUVUDMAN_PATTERN = r"^(region:\d{2}|kommun:\d{4})$"
+
+
+def _known_huvudman(value: str | None) -> str | None:
+    from hub.schemas.geography import is_known_kommunkod, kommuner
+
+    if value is None:
+        return None
+    kind, code = value.split(":", 1)
+    if kind == "kommun" and not is_known_kommunkod(code):
+        raise ValueError("not a known kommunkod")
+    if kind == "region" and not kommuner(code):
+        raise ValueError("not a known länskod")
+    return value
+
+
 class ApiKey(_Component):
     """One API key and the principal it stands for."""
 
     key: SecretStr = Field(description="The secret sent as 'Authorization: Bearer <key>' or X-API-Key.")
     principal: str = Field(min_length=1, max_length=100, description="Who, as written to the audit log.")
     role: Role = Field(description="ops_admin, region, kommun or dashboard.")
-    municipality: Kommunkod | None = Field(default=None, description="Kommunkod a kommun key is bound to.")
+    municipality: Kommunkod | None = Field(default=None, description="Kommunkod a kommun key is bound to "
+                                           "(short for huvudman 'kommun:<kommunkod>').")
+    huvudman: str | None = Field(default=None, pattern=HUVUDMAN_PATTERN, description="The huvudman the key "
+                                 "acts for: 'region:<länskod>' or 'kommun:<kommunkod>'. A region key without "
+                                 "it acts for the region whose hospitals the directory lists.")
+    units: tuple[str, ...] = Field(default=(), max_length=500, description="Optionally narrows the key to "
+                                   "these units (HSA-ids) of its huvudman.")
+
+    @model_validator(mode="after")
+    def _bound(self) -> ApiKey:
+        _known_huvudman(self.huvudman)
+        if self.municipality is not None and self.huvudman not in (None, f"kommun:{self.municipality}"):
+            raise ValueError("municipality and huvudman name different kommuner")
+        if self.role is Role.MUNICIPALITY and self.acts_for is None:
+            raise ValueError("a kommun key needs its kommun (huvudman 'kommun:<kommunkod>' or municipality)")
+        if self.role is Role.MUNICIPALITY and not str(self.acts_for).startswith("kommun:"):
+            raise ValueError("a kommun key acts for a kommun")
+        if self.role is Role.REGION and self.huvudman is not None and not self.huvudman.startswith("region:"):
+            raise ValueError("a region key acts for a region")
+        return self
+
+    @property
+    def acts_for(self) -> str | None:
+        """The huvudman, from ``huvudman`` or ``municipality``."""
+        if self.huvudman is not None:
+            return self.huvudman
+        return f"kommun:{self.municipality}" if self.municipality else None
 
 
 class JwtSettings(_Component):
-    """Bearer tokens (JWT) from the organisation's identity provider."""
+    """Bearer tokens (JWT) from the organisation's identity provider: a static key, or the keys
+    of a JWKS URL (fetched with PyJWT's PyJWKClient, cached, re-fetched for an unknown key id)."""
 
     issuer: str | None = Field(default=None, description="Required 'iss'; None disables JWT.")
     audience: str = Field(default="svu-hub", description="Required 'aud'.")
     algorithms: tuple[str, ...] = Field(default=("RS256",), description="Accepted algorithms.")
     key: SecretStr | None = Field(default=None, description="PEM public key (RS/ES) or shared secret (HS).")
+    jwks_url: str | None = Field(default=None, description="JWKS URL of the identity provider (key rotation).")
+    jwks_cache_s: int = Field(default=300, ge=0, le=86_400, description="How long fetched JWKS keys are kept.")
     role_claim: str = Field(default="svu_role", description="Claim holding the role.")
-    municipality_claim: str = Field(default="svu_kommun", description="Claim holding a kommun's kommunkod.")
+    huvudman_claim: str = Field(default="svu_huvudman",
+                                description="Claim holding 'region:<länskod>' or 'kommun:<kommunkod>'.")
+    municipality_claim: str = Field(default="svu_kommun", description="Claim holding a kommun's kommunkod "
+                                    "(when the token has no huvudman claim).")
+    units_claim: str = Field(default="svu_units", description="Claim with a list of HSA-ids narrowing the token.")
 
 
 class ApiSettings(_Component):
@@ -102,6 +151,14 @@ class ApiSettings(_Component):
     port: int = Field(default=8000, ge=0, le=65535, description="TCP port of the API (0: any free).")
     keys: tuple[ApiKey, ...] = Field(default=(), description="API keys (embedded default).")
     jwt: JwtSettings = Field(default_factory=JwtSettings, description="Bearer tokens (JWT).")
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=1024 ** 3,
+                                description="Largest request body; larger ones get 413 before they are read whole.")
+    dead_letter_prefix_bytes: int = Field(default=2 * 1024 * 1024, ge=0, le=1024 ** 3,
+                                          description="Dead letters keep at most this many bytes of the input.")
+    auth_failures_per_minute: int = Field(default=10, ge=1, le=100_000,
+                                          description="Failed authentications per client and minute before 429.")
+    file_settle_s: float = Field(default=2.0, ge=0, le=3600,
+                                 description="An inbox file is read once its size was unchanged this long.")
 
 
 class DemoSettings(_Component):

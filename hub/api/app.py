@@ -2,50 +2,83 @@
 hub's parts from the composition root (``hub.bootstrap``)."""
 
 from importlib.resources import files
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from hub import __version__
-from hub.api import alerts, dead_letters, episodes, inbound, stats
+from hub.api import alerts, dead_letters, docs, episodes, inbound, stats
+from hub.api.access import Access
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
+from hub.api.errors import install, responses
 from hub.api.metrics import render
-from hub.api.security import Authenticator
-from hub.errors import TransportError
+from hub.api.middleware import BodyLimit, SecurityHeaders
+from hub.api.security import Authenticator, Principal, require
+from hub.errors import ConfigurationError
+from hub.settings import ApiKey, Role
+from hub.streams.door import Door
 
-__all__ = ["ApiContext", "create_app"]
+__all__ = ["ApiContext", "create_app", "refuse_default_secret"]
+
+DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - the shipped default, refused
+
+METRICS_EXAMPLE = 'svu_hub_topic_records{topic="svu.events"} 42\n'
 
 DESCRIPTION = """\
 Operations API of svu-hub, the integration hub for samverkan vid utskrivning (Lag 2017:612).
 
-Send `Authorization: Bearer <API key or JWT>`. Roles: `ops_admin`, `region`, `kommun` (bound
-to one kommunkod: sees only episodes, alerts and figures that concern it; another kommun's
-episode answers 404), `dashboard` (aggregates only). Every read of patient data is written to
-the audit log (`GET /audit`).
+Send `Authorization: Bearer <API key or JWT>`. Every principal acts for a huvudman
+(`region:<länskod>` or `kommun:<kommunkod>`). Roles: `ops_admin`; `region` (the episodes of its
+own hospitals); `kommun` (the episodes it is part of: the hub routed a meddelande to one of its
+units, or the slutenvård gives the patient as folkbokförd there — another kommun's episode answers
+404, like one that does not exist); `dashboard` (aggregates only). Every response with patient
+data is written to the audit log (`GET /audit`) before it is returned. Errors have one shape:
+`{"detail": "...", "errors": [{"field": "...", "rule": "..."}]}` — a value is never quoted back.
 """
 
 
-def create_app(ctx: ApiContext) -> FastAPI:
+def refuse_default_secret(settings: Any) -> None:
+    """``hub run`` and ``hub api`` do not start with the shipped patient-hash secret (the demo may)."""
+    if settings.engine.patient_key_secret.get_secret_value() == DEFAULT_SECRET:
+        raise ConfigurationError("set engine.patient_key_secret (HUB_ENGINE__PATIENT_KEY_SECRET): the shipped "
+                                 "default would let anyone link the patient hashes", field="engine.patient_key_secret")
+
+
+def create_app(ctx: ApiContext, *, extra_keys: tuple[ApiKey, ...] = ()) -> FastAPI:
     """Build the ops API and the dashboard over the given hub parts."""
-    app = FastAPI(title="svu-hub ops API", version=__version__, description=DESCRIPTION)
-    auth = Authenticator(ctx.settings.api.keys, ctx.settings.api.jwt)
-    audit = AuditLog(ctx.log, ctx.clock)
+    app = FastAPI(title="svu-hub ops API", version=__version__, description=DESCRIPTION,
+                  docs_url=None, redoc_url=None)
+    install(app)
+    secret = ctx.settings.engine.patient_key_secret.get_secret_value().encode()
+    audit = AuditLog(ctx.log, ctx.clock, secret)
+    auth = Authenticator(ctx.settings.api, audit.trail, extra_keys=extra_keys)
+    access = Access(ctx)
+    door = Door(ctx.log, ctx.clock, access.directory, audit.trail,
+                dead_letter_prefix=ctx.settings.api.dead_letter_prefix_bytes)
+    ctx.door = door
+    Who = Annotated[Principal, Depends(auth)]
 
-    @app.exception_handler(TransportError)
-    def unavailable(request: Request, exc: TransportError) -> JSONResponse:
-        # The durable store (Kafka) did not take the write: nothing was accepted; send again.
-        retry = max(1, round(exc.retry_after or 1))
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": str(retry)})
+    def too_large(scope: dict[str, Any], reason: str) -> None:
+        client = scope.get("client")
+        audit.trail.write(principal="-", role="none", huvudman=None,
+                          endpoint=f"{scope.get('method')} {scope.get('path', '')}"[:200], outcome="refused",
+                          patient_keys=(), client=str(client[0]) if client else None, detail=f"413: {reason}")
 
-    @app.get("/health", tags=["ops"], summary="Liveness: the process answers.")
+    app.add_middleware(BodyLimit, limit=ctx.settings.api.max_body_bytes, on_refused=too_large)
+    app.add_middleware(SecurityHeaders)
+
+    @app.get("/health", tags=["ops"], summary="Liveness: the process answers.",
+             responses={200: {"content": {"application/json": {"example": {"status": "ok", "version": __version__}}}}})
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
     @app.get("/ready", tags=["ops"], summary="Readiness: the log answers and processors keep up.",
-             responses={503: {"description": "Not ready; the body says why."}})
+             responses={200: {"content": {"application/json": {"example": {"status": "ready", "checks": {
+                 "log": {"ok": True, "topics": 12}}}}}},
+                 503: {"description": "Not ready; the body says why."}})
     def ready() -> JSONResponse:
         checks: dict[str, Any] = {}
         ok = True
@@ -65,18 +98,21 @@ def create_app(ctx: ApiContext) -> FastAPI:
         body = {"status": "ready" if ok else "not ready", "checks": checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["ops"], response_class=Response, summary="Prometheus metrics.",
-             responses={200: {"content": {"text/plain": {}}}})
-    def metrics() -> Response:
-        return Response(render(ctx, ctx.collectors), media_type="text/plain; version=0.0.4; charset=utf-8")
+    @app.get("/metrics", tags=["ops"], response_class=Response, summary="Prometheus metrics (ops admins).",
+             responses={200: {"content": {"text/plain": {"example": METRICS_EXAMPLE}}},
+                        **responses(401, 403)})
+    def metrics(who: Who) -> Response:
+        require(who, Role.OPS_ADMIN)
+        door_counts = {"refused": door.refused, "auth_failures": auth.failures,
+                       "auth_throttled": auth.throttle.throttled}
+        return Response(render(ctx, ctx.collectors, door_counts), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    app.include_router(episodes.router(ctx, auth, audit))
-    app.include_router(alerts.router(ctx, auth))
-    app.include_router(dead_letters.router(ctx, auth, audit))
-    app.include_router(stats.router(ctx, auth))
-    app.include_router(inbound.router(ctx, auth))
-    app.include_router(inbound.kommun_router(ctx, auth))
-    app.include_router(inbound.lifecare_router(ctx, auth))
+    app.include_router(episodes.router(ctx, auth, audit, access))
+    app.include_router(alerts.router(ctx, auth, audit, access))
+    app.include_router(dead_letters.router(ctx, auth, audit, access))
+    app.include_router(stats.router(ctx, auth, audit))
+    app.include_router(inbound.router(ctx, auth, door))
+    app.include_router(docs.router(app))
 
     static = files("hub.api") / "static"
     app.mount("/dashboard/static", StaticFiles(directory=str(static)), name="dashboard-static")

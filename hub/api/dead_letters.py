@@ -1,20 +1,28 @@
 """Dead letters: list, show the reason (and, to ops admins, the raw bytes), replay one or many
 after a fix — keeping the link to the original — and discard with a reason. Every action is a
-record on ``svu.ops``; showing raw bytes is audit-logged (they may hold patient data)."""
+record on ``svu.ops``. A region sees the slutenvård's and the hub's own dead letters (never a
+kommun's); raw bytes are for ops admins only, and every raw read, replay and
+discard is audited with the patient link of the identifiers the bytes hold."""
 
 
 import base64
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
+from hub.api.access import Access
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
+from hub.api.errors import responses
 from hub.api.security import Authenticator, Principal, require
+from hub.errors import IdentifierError
 from hub.schemas import topics
+from hub.schemas.identifiers import parse_patient_id
 from hub.schemas.operations import OpsAction
 from hub.settings import Role
+from hub.streams.door import redact
 from hub.streams.log import Append, Record
 from hub.streams.projections import DeadLettersProjection
 
@@ -60,12 +68,32 @@ class ReplayResult(BaseModel):
     new_reference: str | None = None
 
 
-def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
+_ID_RUN = re.compile(rb"(?<![0-9])(?:[0-9]{6}|[0-9]{8})[-+]?[0-9]{4}(?![0-9])")
+
+
+def identifiers_in(raw: bytes) -> list[str]:
+    """Personnummer and samordningsnummer in raw bytes, in normal form (12 digits), for the audit
+    record's patient link. The bytes are not kept in the record, only the keyed hashes."""
+    found = []
+    for m in _ID_RUN.finditer(raw[:4 * 1024 * 1024]):
+        try:
+            found.append(parse_patient_id(m.group().decode()).value)
+        except (IdentifierError, ValueError):
+            continue
+    return sorted(set(found))
+
+
+def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access) -> APIRouter:
     api = APIRouter(prefix="/dead-letters", tags=["dead letters"])
     Who = Annotated[Principal, Depends(auth)]
 
-    def _row(letter_id: str) -> dict[str, Any]:
-        rows = ctx.log.query("SELECT * FROM dead_letters WHERE id = ?", (letter_id,))
+    def _row(letter_id: str, who: Principal | None = None) -> dict[str, Any]:
+        where, params = ["id = ?"], [letter_id]
+        scope = access.dead_letter_sources(who) if who is not None else None
+        if scope is not None:
+            where.append(scope[0])
+            params.extend(scope[1])
+        rows = ctx.log.query("SELECT * FROM dead_letters WHERE " + " AND ".join(where), params)  # noqa: S608
         if not rows:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="dead letter not found")
         return rows[0]
@@ -84,7 +112,11 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
             DeadLettersProjection().apply(tx.db, [Record(at.topic, at.partition, at.offset,
                                                          action.subject, body, 0)])
 
-    @api.get("", response_model=list[DeadLetterRow], summary="Dead letters, newest first.")
+    def _keys(raw: bytes) -> tuple[str, ...]:
+        return tuple(sorted({audit.trail.key_of(v) for v in identifiers_in(raw)}))
+
+    @api.get("", response_model=list[DeadLetterRow], summary="Dead letters, newest first.",
+             responses=responses(401, 403, 422))
     def list_letters(
         who: Who,
         source: Annotated[str | None, Query(max_length=100)] = None,
@@ -93,6 +125,10 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
     ) -> list[dict[str, Any]]:
         require(who, Role.OPS_ADMIN, Role.REGION)
         where, params = [], []
+        scope = access.dead_letter_sources(who)
+        if scope is not None:
+            where.append(scope[0])
+            params.extend(scope[1])
         if source is not None:
             where.append("source = ?")
             params.append(source)
@@ -102,16 +138,18 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
         sql = "SELECT * FROM dead_letters" + (" WHERE " + " AND ".join(where) if where else "")  # noqa: S608
         return ctx.log.query(sql + " ORDER BY received_at DESC, id LIMIT ?", (*params, limit))
 
-    @api.get("/{letter_id}", response_model=DeadLetterDetail, summary="One dead letter with its reason.")
+    @api.get("/{letter_id}", response_model=DeadLetterDetail, responses=responses(401, 403, 404, 422),
+             summary="One dead letter with its reason (and, for ops admins, its raw bytes).")
     def show(letter_id: Annotated[str, LETTER_ID], who: Who) -> dict[str, Any]:
         require(who, Role.OPS_ADMIN, Role.REGION)
-        row = _row(letter_id)
+        row = _row(letter_id, who)
         from hub.schemas.operations import DeadLetter
 
         letter = DeadLetter.model_validate_json(_record(row).value)
         detail: dict[str, Any] = {**row, "errors": [list(e) for e in letter.errors]}
         if who.role is Role.OPS_ADMIN:
-            audit.record(who, endpoint="GET /dead-letters/{letter_id}", episode_id=None, outcome="read")
+            audit.record(who, endpoint="GET /dead-letters/{letter_id}", outcome="raw_read",
+                         patient_keys=_keys(letter.raw), detail=letter_id)
             detail["raw_base64"] = base64.b64encode(letter.raw).decode()
             try:
                 detail["raw_text"] = letter.raw.decode("utf-8")
@@ -119,7 +157,8 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
                 detail["raw_text"] = None
         return detail
 
-    @api.post("/replay", response_model=list[ReplayResult], summary="Re-submit dead letters after a fix.")
+    @api.post("/replay", response_model=list[ReplayResult], responses=responses(401, 403, 404, 422),
+              summary="Re-submit dead letters after a fix.")
     def replay(body: Replay, who: Who) -> list[ReplayResult]:
         require(who, Role.OPS_ADMIN)
         if body.corrected_base64 is not None and len(body.ids) != 1:
@@ -146,21 +185,26 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
                     raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                         detail="corrected_base64: not valid base64") from None
             outcome = replayer(raw, letter_id)
+            audit.record(who, endpoint="POST /dead-letters/replay", outcome="replayed",
+                         episode_id=outcome.episode_id, patient_keys=_keys(raw), detail=letter_id)
             where = outcome.stored_at
             ref = f"{where.topic}:{where.partition}:{where.offset}" if where else None
-            text = "accepted" if outcome.accepted else f"rejected again: {outcome.reason}"
+            text = "accepted" if outcome.accepted else f"rejected again: {redact(outcome.reason)}"
             _act(OpsAction(action="dead_letter_replayed", subject=letter_id, by=who.name,
                            at=ctx.clock.now(), reason=body.reason, outcome=text[:500], new_reference=ref))
             results.append(ReplayResult(id=letter_id, accepted=outcome.accepted, outcome=text[:500],
                                         new_reference=ref))
         return results
 
-    @api.post("/{letter_id}/discard", response_model=DeadLetterRow, summary="Discard with a reason.")
+    @api.post("/{letter_id}/discard", response_model=DeadLetterRow, responses=responses(401, 403, 404, 422),
+              summary="Discard with a reason.")
     def discard(letter_id: Annotated[str, LETTER_ID], body: Discard, who: Who) -> dict[str, Any]:
         require(who, Role.OPS_ADMIN)
         row = _row(letter_id)
         if row["status"] != "open":
             raise HTTPException(status.HTTP_409_CONFLICT, detail=f"already {row['status']}")
+        audit.record(who, endpoint="POST /dead-letters/{letter_id}/discard", outcome="discarded",
+                     patient_keys=(), detail=letter_id)
         _act(OpsAction(action="dead_letter_discarded", subject=letter_id, by=who.name,
                        at=ctx.clock.now(), reason=body.reason))
         return _row(letter_id)

@@ -1,13 +1,16 @@
 """Episodes: one vårdtillfälle's timeline across systems, its deadlines and their state, its
-deliveries. Scoped per huvudman (another kommun's episode answers 404) and audit-logged."""
+deliveries. Only for principals that are part of the episode (``hub.api.access``); another
+kommun's episode answers 404 like one that does not exist. Every answer is audited first."""
 
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 
+from hub.api.access import Access
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
+from hub.api.errors import responses
 from hub.api.security import Authenticator, Principal
 from hub.domain.engine import EpisodeEngine
 from hub.domain.report import episode_report
@@ -18,11 +21,14 @@ EPISODE_ID = Path(
     min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
     description="Vårdtillfälle id (never a personnummer).", examples=["VLL-2026-000123"],
 )
-NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such episode, or not one the caller may see."}}
+NOT_FOUND = responses(401, 403, 404, 422)
+DELIVERY_EXAMPLE = [{"delivery_id": "d-1", "episode_id": "VLL-2026-000123", "receiver": "SE2120002411-SOC",
+                     "system": "lifecare", "message_type": "admission_notice_sent", "idempotency_key": "k-1",
+                     "status": "delivered", "requested_at": "2026-03-02T08:30:00Z",
+                     "updated_at": "2026-03-02T08:30:02Z", "detail": None, "handover": 0}]
 
 
-def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
+def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access) -> APIRouter:
     api = APIRouter(prefix="/episodes", tags=["episodes"])
     Who = Annotated[Principal, Depends(auth)]
     Id = Annotated[str, EPISODE_ID]
@@ -30,9 +36,9 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
     def _visible(who: Principal, episode_id: str, endpoint: str) -> dict[str, Any]:
         raw = ctx.log.get_state(TimelineProcessor.NAME, episode_id)
         state = TimelineProcessor().decode_state(raw) if raw is not None else None
-        if state is None or not who.may_read_episode(state["municipalities"]):
+        if state is None or episode_id not in access.visible(who, [episode_id]):
             # 404, not 403: a kommun must not learn that another kommun's episode exists.
-            audit.record(who, endpoint=endpoint, episode_id=episode_id, outcome="not_found")
+            audit.record(who, endpoint=endpoint, episode_id=episode_id, outcome="not_found", patient_keys=())
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="episode not found")
         audit.record(who, endpoint=endpoint, episode_id=episode_id, outcome="read")
         return state
@@ -45,15 +51,18 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
     @api.get("/{episode_id}", response_model=EpisodeReport, responses=NOT_FOUND,
              summary="The vårdtillfälle's category, deadlines with their state, alerts and liability.")
     def episode(episode_id: Id, who: Who) -> EpisodeReport:
-        _visible(who, episode_id, "GET /episodes/{episode_id}")
         raw = ctx.log.get_state(EpisodeEngine.NAME, episode_id)
         if raw is None or ctx.resources is None:
+            audit.record(who, endpoint="GET /episodes/{episode_id}", episode_id=episode_id,
+                         outcome="not_found", patient_keys=())
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="episode not found")
+        _visible(who, episode_id, "GET /episodes/{episode_id}")
         state = EpisodeEngine.STATE.model_validate_json(raw)
         return episode_report(state, ctx.resources.pack, ctx.clock.now())
 
-    @api.get("/{episode_id}/deliveries", responses=NOT_FOUND,
-             summary="What was to be delivered to whom, on which system, and how it stands.")
+    @api.get("/{episode_id}/deliveries", responses={
+        200: {"content": {"application/json": {"example": DELIVERY_EXAMPLE}}}, **NOT_FOUND},
+        summary="What was to be delivered to whom, on which system, and how it stands.")
     def deliveries(episode_id: Id, who: Who) -> list[dict[str, Any]]:
         _visible(who, episode_id, "GET /episodes/{episode_id}/deliveries")
         return ctx.log.query("SELECT * FROM deliveries WHERE episode_id = ? ORDER BY requested_at, receiver",

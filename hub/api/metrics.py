@@ -73,10 +73,26 @@ class MllpCollector(Collector):
         yield histogram
 
 
-def render(ctx: ApiContext, extra: list[Collector] | None = None) -> bytes:
+class DoorCollector(Collector):
+    """Refusals at the door: refused writes, failed and throttled authentications."""
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        texts = {"refused": "Inbound messages refused at the door (403, 404, 422).",
+                 "auth_failures": "Failed authentications.", "auth_throttled": "Requests refused with 429 "
+                 "after too many failed authentications."}
+        for name, value in sorted(self.counts.items()):
+            yield CounterMetricFamily(f"svu_hub_door_{name}", texts.get(name, name), value=value)
+
+
+def render(ctx: ApiContext, extra: list[Collector] | None = None, door: dict[str, int] | None = None) -> bytes:
     """The metrics text of one scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(HubCollector(ctx))
+    if door is not None:
+        registry.register(DoorCollector(door))
     for collector in extra or []:
         registry.register(collector)
     return generate_latest(registry)

@@ -1,20 +1,40 @@
-"""Who is calling: an API key (embedded default) or a JWT bearer token from the identity
-provider, mapped to a principal with a role and, for a kommun, the kommunkod it is bound to.
-Keys and tokens are compared in constant time and never logged.
+"""Who is calling: an API key or a JWT bearer token (a static key, or the identity provider's
+JWKS with rotation), mapped to a principal — a role and the huvudman it acts for
+(``region:<länskod>`` or ``kommun:<kommunkod>``), optionally narrowed to units. A token whose
+claims name no known kommun or region, or claims of the wrong type, is refused like any other
+bad credential: one 401 text for every failure, so that a caller learns nothing from it.
+Failed attempts are throttled per client (429 with Retry-After) and audited. Keys and tokens
+are compared in constant time and never logged.
 
-Roles: ``ops_admin`` (everything, raw dead letters, the audit log), ``region`` (every episode),
-``kommun`` (episodes and figures of its own kommun only), ``dashboard`` (aggregates only).
+Roles: ``ops_admin`` (everything, raw dead letters, the audit log, metrics), ``region`` (the
+episodes of its own hospitals), ``kommun`` (the episodes it is part of), ``dashboard``
+(aggregates only).
 """
 
 from __future__ import annotations
 
 import hmac
+import re
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Annotated, Any
 
 import jwt
-from fastapi import HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from hub.settings import ApiKey, JwtSettings, Role
+from hub.schemas.geography import is_known_kommunkod, kommuner
+from hub.settings import ApiKey, ApiSettings, JwtSettings, Role
+from hub.streams.audit import AuditTrail
+
+UNAUTHORIZED = "not authenticated: send 'Authorization: Bearer <API key or token>'"
+_HUVUDMAN = re.compile(r"^(region:\d{2}|kommun:\d{4})$")
+_HSA = re.compile(r"^SE\d{10}-[A-Za-z0-9]{1,18}$")
+
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer",
+                           description="An API key or a JWT from the identity provider.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,73 +43,184 @@ class Principal:
 
     name: str
     role: Role
-    municipality: str | None = None
+    huvudman: str | None = None
+    units: frozenset[str] | None = None
+    client: str | None = None
 
-    def may_read_episode(self, municipalities: list[str]) -> bool:
-        """Region and ops see every episode; a kommun only those that concern it."""
-        if self.role in (Role.OPS_ADMIN, Role.REGION):
-            return True
-        if self.role is Role.MUNICIPALITY:
-            return self.municipality is not None and self.municipality in municipalities
-        return False
+    @property
+    def municipality(self) -> str | None:
+        """The kommunkod a kommun principal acts for."""
+        if self.huvudman is not None and self.huvudman.startswith("kommun:"):
+            return self.huvudman.split(":", 1)[1]
+        return None
+
+    @property
+    def lanskod(self) -> str | None:
+        """The länskod a region principal acts for (None: the region of the directory's hospitals)."""
+        if self.huvudman is not None and self.huvudman.startswith("region:"):
+            return self.huvudman.split(":", 1)[1]
+        return None
 
     @property
     def sees_patient_data(self) -> bool:
         return self.role is not Role.DASHBOARD
 
     def kommun_scope(self) -> str | None:
-        """The kommunkod every query must be limited to, or None for no limit."""
+        """The kommunkod every query must be limited to, or None for no kommun limit."""
         return self.municipality if self.role is Role.MUNICIPALITY else None
 
 
 def _presented(request: Request) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.headers.get("x-api-key")
+        return auth[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+class Throttle:
+    """Failed authentications per client in a sliding minute; over the limit the client waits."""
+
+    def __init__(self, per_minute: int, *, clock: Any = time.monotonic, clients: int = 10_000) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._failures: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._clients = clients
+        self.throttled = 0
+
+    def wait(self, client: str) -> float:
+        """Seconds the client must wait before it may try again (0: it may)."""
+        now: float = self._clock()
+        with self._lock:
+            recent = [t for t in self._failures.get(client, []) if now - t < 60]
+            if len(recent) < self.per_minute:
+                return 0.0
+            return max(1.0, 60 - (now - recent[0]))
+
+    def fail(self, client: str) -> None:
+        now = self._clock()
+        with self._lock:
+            recent = [t for t in self._failures.pop(client, []) if now - t < 60]
+            self._failures[client] = [*recent, now][-self.per_minute:]
+            while len(self._failures) > self._clients:
+                self._failures.popitem(last=False)
+
+
+def _unauthorized() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED,
+                         headers={"WWW-Authenticate": "Bearer"})
 
 
 class Authenticator:
-    """FastAPI dependency: the Principal for the presented key or token, or 401."""
+    """FastAPI dependency: the Principal for the presented key or token, or 401 (429 when the
+    client failed too often)."""
 
-    def __init__(self, keys: tuple[ApiKey, ...], jwt_settings: JwtSettings) -> None:
-        self._keys = keys
-        self._jwt = jwt_settings
+    def __init__(self, api: ApiSettings, audit: AuditTrail | None = None, *,
+                 extra_keys: tuple[ApiKey, ...] = ()) -> None:
+        self._keys = (*api.keys, *extra_keys)
+        self._jwt = api.jwt
+        self._audit = audit
+        self.throttle = Throttle(api.auth_failures_per_minute)
+        self.failures = 0
+        self._jwks: Any = None
+        if api.jwt.issuer and api.jwt.jwks_url:
+            self._jwks = jwt.PyJWKClient(api.jwt.jwks_url, cache_keys=True, lifespan=max(1, api.jwt.jwks_cache_s),
+                                         timeout=5)
 
-    def __call__(self, request: Request) -> Principal:
+    def __call__(self, request: Request,
+                 _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None) -> Principal:
+        client = client_of(request)
+        wait = self.throttle.wait(client)
+        if wait:
+            self.throttle.throttled += 1
+            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail="too many failed authentications; "
+                                "try again later", headers={"Retry-After": str(round(wait))})
         presented = _presented(request)
-        if presented:
-            for key in self._keys:
-                if hmac.compare_digest(presented.encode(), key.key.get_secret_value().encode()):
-                    return Principal(key.principal, key.role, key.municipality)
-            if presented.count(".") == 2 and self._jwt.issuer and self._jwt.key:
-                return self._from_token(presented)
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing or unknown credentials: send 'Authorization: Bearer <key or token>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        principal = self._identify(presented, client) if presented else None
+        if principal is None:
+            self._failed(request, client, presented is not None)
+            raise _unauthorized()
+        request.state.principal = principal
+        return principal
 
-    def _from_token(self, token: str) -> Principal:
-        assert self._jwt.key is not None
+    def _identify(self, presented: str, client: str) -> Principal | None:
+        for key in self._keys:
+            if hmac.compare_digest(presented.encode(), key.key.get_secret_value().encode()):
+                units = frozenset(key.units) if key.units else None
+                return Principal(key.principal, key.role, key.acts_for, units, client)
+        if presented.count(".") == 2 and self._jwt.issuer and (self._jwt.key or self._jwks is not None):
+            return self._from_token(presented, client)
+        return None
+
+    def _failed(self, request: Request, client: str, presented: bool) -> None:
+        self.failures += 1
+        self.throttle.fail(client)
+        if self._audit is not None:
+            self._audit.write(principal="-", role="none", huvudman=None, endpoint=_endpoint(request),
+                              outcome="failed_login", patient_keys=(), client=client,
+                              detail="bad credential" if presented else "no credential")
+
+    def _from_token(self, token: str, client: str) -> Principal | None:
+        settings: JwtSettings = self._jwt
         try:
-            claims = jwt.decode(token, self._jwt.key.get_secret_value(),
-                                algorithms=list(self._jwt.algorithms),
-                                issuer=self._jwt.issuer, audience=self._jwt.audience,
-                                options={"require": ["exp", "iss", "aud", "sub"]})
-            role = Role(claims[self._jwt.role_claim])
-        except (jwt.PyJWTError, KeyError, ValueError) as exc:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=f"invalid token: {type(exc).__name__}",
-                                headers={"WWW-Authenticate": "Bearer"}) from None
-        kommun = claims.get(self._jwt.municipality_claim)
-        if role is Role.MUNICIPALITY and not kommun:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                                detail=f"a kommun token needs the '{self._jwt.municipality_claim}' claim")
-        return Principal(str(claims["sub"]), role, kommun)
+            if self._jwks is not None:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+            else:
+                assert settings.key is not None
+                key = settings.key.get_secret_value()
+            claims = jwt.decode(token, key, algorithms=list(settings.algorithms), issuer=settings.issuer,
+                                audience=settings.audience, options={"require": ["exp", "iss", "aud", "sub"]})
+        except (jwt.PyJWTError, ValueError, TypeError):
+            return None
+        return principal_from_claims(claims, settings, client)
+
+
+def principal_from_claims(claims: dict[str, Any], settings: JwtSettings, client: str | None = None) -> Principal | None:
+    """The principal a verified token's claims name, or None when a claim is missing, of the wrong
+    type, or names no known kommun or region."""
+    role_value, sub = claims.get(settings.role_claim), claims.get("sub")
+    if not isinstance(role_value, str) or not isinstance(sub, str) or not 0 < len(sub) <= 100:
+        return None
+    try:
+        role = Role(role_value)
+    except ValueError:
+        return None
+    huvudman = claims.get(settings.huvudman_claim)
+    kommun = claims.get(settings.municipality_claim)
+    if huvudman is None and kommun is not None:
+        if not isinstance(kommun, str):
+            return None
+        huvudman = f"kommun:{kommun}"
+    if huvudman is not None and not (isinstance(huvudman, str) and _HUVUDMAN.match(huvudman)):
+        return None
+    if huvudman is not None:
+        kind, code = huvudman.split(":", 1)
+        if (kind == "kommun" and not is_known_kommunkod(code)) or (kind == "region" and not kommuner(code)):
+            return None
+    if role is Role.MUNICIPALITY and not (huvudman or "").startswith("kommun:"):
+        return None
+    if role is Role.REGION and huvudman is not None and not huvudman.startswith("region:"):
+        return None
+    units_claim = claims.get(settings.units_claim)
+    units = None
+    if units_claim is not None:
+        if not isinstance(units_claim, list) or not all(isinstance(u, str) and _HSA.match(u) for u in units_claim):
+            return None
+        units = frozenset(units_claim)
+    return Principal(sub, role, huvudman, units, client)
+
+
+def _endpoint(request: Request) -> str:
+    route = request.scope.get("route")
+    path = getattr(route, "path", None) or "(unmatched)"
+    return f"{request.method} {path}"
 
 
 def require(principal: Principal, *roles: Role) -> None:
     """403 unless the principal has one of ``roles``."""
     if principal.role not in roles:
-        raise HTTPException(status.HTTP_403_FORBIDDEN,
-                            detail=f"role {principal.role.value} may not do this")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this role may not do this")

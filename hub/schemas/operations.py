@@ -151,15 +151,24 @@ class DeadLetter(CanonicalModel):
 
 
 class AuditRecord(CanonicalModel):
-    """One read of patient data through the API (patientdatalagen): who, what, when, outcome."""
+    """One access to patient data, or one refusal at the door (patientdatalagen 4 kap.): who,
+    for which huvudman, what, when, and the outcome. ``patient_keys`` are keyed patient hashes
+    (the same as the readmission link), so a patient's log extract needs no personnummer in clear."""
 
     at: Instant
     principal: str = Field(min_length=1, max_length=100)
     role: str = Field(max_length=32)
     municipality: Kommunkod | None = None
+    huvudman: str | None = Field(default=None, max_length=40,
+                                 description="region:<länskod> or kommun:<kommunkod> the principal acts for.")
     endpoint: str = Field(max_length=200)
     episode_id: str | None = Field(default=None, max_length=128)
-    outcome: str = Field(pattern=r"^(read|not_found|denied)$")
+    episode_ids: tuple[str, ...] = Field(default=(), description="Every episode a list response carried.")
+    patient_keys: tuple[str, ...] = Field(default=(), description="Keyed patient hashes of the data shown.")
+    outcome: str = Field(pattern=r"^(read|not_found|denied|refused|failed_login|throttled|raw_read|"
+                                 r"replayed|discarded|reloaded|acted)$")
+    client: str | None = Field(default=None, max_length=100, description="The caller's address.")
+    detail: str | None = Field(default=None, max_length=300, description="The rule, never the input.")
 
 
 class PatientIndexEntry(CanonicalModel):

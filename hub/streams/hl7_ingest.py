@@ -20,6 +20,7 @@ from hub.adapters.hl7.parse import WardLookup, split
 from hub.adapters.hl7.render import ack, should_send
 from hub.domain.clock import Clock
 from hub.schemas import topics
+from hub.streams import door
 from hub.streams.dlq import content_key, dead_letter
 from hub.streams.ingest import Outcome
 from hub.streams.log import Append
@@ -47,6 +48,7 @@ class Stored:
 
     outcome: str  # accept | error | reject
     duplicate: bool = False
+    error: Hl7Error | None = None
 
 
 class Hl7Ingest:
@@ -103,6 +105,7 @@ class Hl7Ingest:
         except Exception as exc:  # the store refused: nothing is kept, so nothing is accepted
             return self._unstored(head, exc, now)
         self._observe(time.perf_counter() - started)
+        error = stored.error or error
         if stored.duplicate:
             self.duplicates += 1
         if error is not None:
@@ -146,6 +149,9 @@ class Hl7Ingest:
         assert parsed is not None
         if tx.get_state(SEEN, key) is not None:
             return Stored("accept", duplicate=True)
+        conflict = door.hl7_identity_conflict(tx, parsed.events, raw, now, connection, key)
+        if conflict is not None:  # another patient than the episode's: refused, never merged
+            return Stored("error", error=conflict)
         if parsed.events:
             tx.append([Append(topics.EVENTS, e.episode_id, e.to_json()) for e in parsed.events])
         tx.put_states(SEEN, [(key, b"1")])

@@ -153,10 +153,104 @@ class DeadLettersProjection:
                     action.get("new_reference"), action["subject"]))
 
 
+_REGION_UNIT_FIELDS = ("ward", "to_ward", "sender")
+
+
+def _is_region_source(source: str) -> bool:
+    """Events the slutenvård (or the hub's operator) sent: never a kommun's own messages, never
+    the hub's own derived events."""
+    return not source.startswith(("/kommun/", "/hub/"))
+
+
+class EpisodePartiesProjection:
+    """``episode_parties``: the facts the hub itself established about who takes part in an
+    episode, from which the trust boundary decides reads and writes (architecture.md, "The trust
+    boundary"). One row per (episode, basis, value):
+
+    - ``routed``: a unit the hub routed one of the episode's meddelanden to (``svu.deliveries.*``);
+    - ``folkbokford``: the patient's folkbokföringskommun as the slutenvård's data gives it;
+    - ``ward``: a slutenvård unit the region's data names (ward, transfer target, sender);
+    - ``patient``: the patient identifier (normal form) the region's data gives.
+
+    Nothing a kommun sends adds a row: only region sources and the hub's own routing do."""
+
+    NAME: ClassVar[str] = "episode-parties-table"
+    INPUTS: ClassVar[tuple[str, ...]] = (topics.EVENTS,)
+    PREFIXES: ClassVar[tuple[str, ...]] = ("svu.deliveries.",)
+
+    def create(self, db: sqlite3.Connection) -> None:
+        db.execute("""CREATE TABLE IF NOT EXISTS episode_parties (
+            episode_id TEXT NOT NULL, basis TEXT NOT NULL, value TEXT NOT NULL,
+            PRIMARY KEY (episode_id, basis, value)) WITHOUT ROWID""")
+        db.execute("CREATE INDEX IF NOT EXISTS episode_parties_value ON episode_parties (basis, value)")
+
+    def clear(self, db: sqlite3.Connection) -> None:
+        db.execute("DELETE FROM episode_parties")
+
+    def apply(self, db: sqlite3.Connection, records: Sequence[Record]) -> None:
+        rows: list[tuple[str, str, str]] = []
+        for record in records:
+            try:
+                event = orjson.loads(record.value)
+                episode, data = str(event["episodeid"]), event["data"]
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                continue
+            if not isinstance(data, dict):
+                continue
+            if record.topic != topics.EVENTS:
+                if event.get("type", "").endswith(".delivery_requested.v1") and data.get("receiver"):
+                    rows.append((episode, "routed", str(data["receiver"])))
+                continue
+            if not _is_region_source(str(event.get("source", ""))):
+                continue
+            rows.extend(region_facts(episode, event.get("type", ""), data, db))
+        if rows:
+            db.executemany("INSERT OR IGNORE INTO episode_parties VALUES (?,?,?)", rows)
+
+
+def patient_value(patient: Any) -> str | None:
+    """The identifier of a canonical patient (object or identifier) in normal form."""
+    ident = patient.get("id", patient) if isinstance(patient, dict) else patient
+    if isinstance(ident, dict):
+        value = ident.get("value")
+        return str(value) if value else None
+    return str(ident) if ident else None
+
+
+def region_facts(episode: str, kind: str, data: dict[str, Any],
+                 db: sqlite3.Connection | None = None) -> list[tuple[str, str, str]]:
+    """The parties a region event establishes (see ``EpisodePartiesProjection``)."""
+    rows: list[tuple[str, str, str]] = []
+    patient = data.get("patient")
+    if kind.endswith(".patient_records_merged.v1"):
+        # A40: the region replaces the merged identity by the surviving one.
+        merged = patient_value(data.get("merged"))
+        if db is not None and merged:
+            db.execute("DELETE FROM episode_parties WHERE episode_id = ? AND basis = 'patient' AND value = ?",
+                       (episode, merged))
+        survivor = patient_value(patient)
+        if survivor:
+            rows.append((episode, "patient", survivor))
+        return rows
+    if isinstance(patient, dict):
+        value = patient_value(patient)
+        if value:
+            rows.append((episode, "patient", value))
+        if patient.get("municipality"):
+            rows.append((episode, "folkbokford", str(patient["municipality"])))
+    for field in _REGION_UNIT_FIELDS:
+        if isinstance(data.get(field), str):
+            rows.append((episode, "ward", data[field]))
+    if kind.endswith(".patient_registered.v1") and isinstance(data.get("unit"), str):
+        rows.append((episode, "ward", data["unit"]))
+    return rows
+
+
 def dead_letter_id(record: Record) -> str:
     """A dead letter's id: where it is on the log (safe in URLs: no patient data)."""
     return f"{record.topic}:{record.partition}:{record.offset}"
 
 
-PROJECTIONS: tuple[type[AlertsProjection] | type[DeliveriesProjection] | type[DeadLettersProjection], ...] = (
-    AlertsProjection, DeliveriesProjection, DeadLettersProjection)
+PROJECTIONS: tuple[type[AlertsProjection] | type[DeliveriesProjection] | type[DeadLettersProjection]
+                   | type[EpisodePartiesProjection], ...] = (
+    AlertsProjection, DeliveriesProjection, DeadLettersProjection, EpisodePartiesProjection)

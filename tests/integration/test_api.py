@@ -16,6 +16,7 @@ from hub.schemas import topics
 from hub.schemas.payloads import MessageAcknowledged, PatientAdmitted
 from hub.settings import ApiKey, ApiSettings, HubSettings, Role, RuntimeSettings
 from hub.streams.ingest import Ingestor
+from hub.streams.projections import EpisodePartiesProjection
 from hub.streams.runtime import EmbeddedRuntime
 from hub.streams.sqlite_log import SqliteLog
 from tests.samples import PNR, SOC, WARD, event, patient, t
@@ -35,7 +36,7 @@ def client(sqlite_log: SqliteLog, clock: FakeClock) -> Iterator[TestClient]:
         event(PatientAdmitted(patient=patient("2480"), ward=WARD, admitted_at=t(0)), EPISODE, seq=1),
         event(MessageAcknowledged(message_id="N1", unit=SOC, acknowledged_at=t(9)), EPISODE, seq=2),
     ])
-    runtime = EmbeddedRuntime(sqlite_log, [TimelineProcessor()], clock)
+    runtime = EmbeddedRuntime(sqlite_log, [TimelineProcessor()], clock, projections=[EpisodePartiesProjection()])
     runtime.run_until_idle()
     settings = HubSettings(api=ApiSettings(keys=KEYS), runtime=RuntimeSettings(max_lag=5))
     with TestClient(create_app(ApiContext(settings, sqlite_log, clock, runtime))) as c:
@@ -51,7 +52,7 @@ def test_health_and_ready(client: TestClient) -> None:
     assert client.get("/health").json()["status"] == "ok"
     body = client.get("/ready").json()
     assert body["status"] == "ready"
-    assert body["checks"]["processors"]["lag"] == {"timeline": 0}
+    assert body["checks"]["processors"]["lag"] == {"timeline": 0, "episode-parties-table": 0}
 
 
 def test_ready_fails_when_processors_lag(client: TestClient, sqlite_log: SqliteLog, clock: FakeClock) -> None:
@@ -60,7 +61,7 @@ def test_ready_fails_when_processors_lag(client: TestClient, sqlite_log: SqliteL
          for i in range(6)])
     r = client.get("/ready")
     assert r.status_code == 503
-    assert r.json()["checks"]["processors"]["lag"] == {"timeline": 6}
+    assert r.json()["checks"]["processors"]["lag"] == {"timeline": 6, "episode-parties-table": 6}
 
 
 def test_timeline_needs_a_key(client: TestClient) -> None:
@@ -98,4 +99,4 @@ def test_another_kommun_gets_404_not_403(client: TestClient, sqlite_log: SqliteL
 def test_an_episode_id_with_a_personnummer_is_refused_by_name(client: TestClient) -> None:
     r = client.get("/episodes/bad id!/timeline", headers={"Authorization": "Bearer admin-key"})
     assert r.status_code == 422
-    assert r.json()["detail"][0]["loc"] == ["path", "episode_id"]
+    assert r.json()["errors"][0]["field"] == "path.episode_id"

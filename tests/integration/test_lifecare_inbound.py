@@ -40,13 +40,13 @@ def test_inbound_lifecare(tmp_path: Path) -> None:
         bad_unit = client.post("/inbound/lifecare", json={**message, "content": {**message["content"], "unit": "X"}},
                                headers=h)
         assert bad_unit.status_code == 422
-        assert bad_unit.json()["detail"][0]["field"] == "content.unit"
+        assert bad_unit.json()["errors"][0]["field"] == "content.unit"
         bad_type = client.post("/inbound/lifecare", json={**message, "eventType": "se.svu.nothing.v1"}, headers=h)
         assert bad_type.status_code == 422
-        assert bad_type.json()["detail"][0]["field"].startswith("eventType")
+        assert bad_type.json()["errors"][0]["field"].startswith("eventType")
         missing = client.post("/inbound/lifecare", json={k: v for k, v in message.items() if k != "episodeId"},
                               headers=h)
-        assert missing.json()["detail"][0]["field"] == "episodeId"
+        assert missing.json()["errors"][0]["field"] == "episodeId"
     assert hub.log.count("svu.events") == 1
     assert hub.log.count("svu.dlq.lifecare") == 3
     hub.close()

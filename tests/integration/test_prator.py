@@ -137,8 +137,8 @@ def test_inbound_endpoint_stores_then_answers_and_refuses_bad_xml(routed: Hub) -
         assert ok.json()["stored_at"].startswith("svu.events:")
         bad = client.post("/inbound/prator", content=EXAMPLE.replace(b"SE2120024803-SOC", b"X"), headers=headers)
         assert bad.status_code == 422
-        assert bad.json()["detail"][0]["element"] == "Mottagare"
-        assert bad.json()["detail"][0]["line"] == 7
+        assert bad.json()["errors"][0]["element"] == "Mottagare"
+        assert bad.json()["errors"][0]["line"] == 7
     assert routed.log.count("svu.dlq.prator") == 1
     routed.close()
 
