@@ -37,6 +37,8 @@ adapter_app = typer.Typer(help="Source adapters as their own processes, writing 
 app.add_typer(adapter_app, name="adapter")
 helm_app = typer.Typer(help="The Helm chart in deploy/helm/svu-hub.", no_args_is_help=True)
 app.add_typer(helm_app, name="helm")
+audit_app = typer.Typer(help="The audit log of patient-data access (svu.audit).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
@@ -561,6 +563,37 @@ def helm_schema(
         return
     target.write_text(text, encoding="utf-8")
     out.print(f"{target} written")
+
+
+@audit_app.command("extract")
+def audit_extract(config: ConfigOpt = None, data: DataOpt = None) -> None:
+    """One patient's log extract (patientdatalagen 8 kap. 1 §): every audit record that links to the
+    patient, as JSON lines. The personnummer is read from standard input (never an argument, so
+    that it stays out of the process list and the shell history) and hashed with the patient key."""
+    import orjson
+
+    from hub.domain.episode import patient_key
+    from hub.schemas import topics
+    from hub.schemas.identifiers import parse_patient_id
+    from hub.streams.sqlite_log import SqliteLog
+
+    settings = _settings(config, data)
+    number = typer.prompt("personnummer", hide_input=True, err=True)
+    try:
+        key = patient_key(parse_patient_id(number.strip()).value,
+                          settings.engine.patient_key_secret.get_secret_value().encode())
+    except HubError as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    with SqliteLog(settings.log.path) as log:
+        if topics.AUDIT not in log.topics():
+            return
+        offset = 0
+        while batch := log.read(topics.AUDIT, 0, offset, 1000):
+            for record in batch:
+                if key in orjson.loads(record.value).get("patient_keys", ()):
+                    typer.echo(record.value.decode())
+            offset = batch[-1].offset + 1
 
 
 def main() -> None:
