@@ -119,9 +119,9 @@ def evaluate(state: EpisodeState, deadlines: list[Deadline], escalation: tuple[d
         if new != st:
             alerts[aid] = new
     for aid, st in sorted(alerts.items()):
-        if aid not in live and st.raised_at is not None and st.resolved_at is None:
-            if ":data_quality:" not in aid:
-                out.append(_withdraw(alerts, aid, st, changed_at))
+        if (aid not in live and st.raised_at is not None and st.resolved_at is None
+                and ":data_quality:" not in aid):
+            out.append(_withdraw(alerts, aid, st, changed_at))
     out.sort(key=lambda t: (t.at, _order(t.payload)))
     return alerts, out, min(wake) if wake else None
 

@@ -4,10 +4,10 @@ Gävleborg (21), Västerbotten (24) and Norrbotten (25) exactly as domain.md §4
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import subprocess
 import sys
 import unicodedata
-import datetime as dt
 from importlib.resources import files
 
 import pytest
