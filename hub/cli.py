@@ -299,7 +299,7 @@ def _simulate(settings: HubSettings, input_file: Path, report: Path | None,
         bar.add_task("simulate", total=len(events))
         sim = simulate(engine, events, end)
     reports = sim.reports(engine, end)
-    lines = [r.model_dump_json(exclude_none=True) for r in reports]
+    lines = [r.to_line() for r in reports]
     if report is not None:
         report.write_text("".join(f"{ln}\n" for ln in lines), encoding="utf-8")
     else:

@@ -6,7 +6,9 @@
   calendar days and keep the local wall-clock time across daylight-saving changes.
 - Working days: Monday–Friday that are not Swedish public holidays (the `holidays` library),
   and not midsommarafton, julafton or nyårsafton, which are de-facto non-working days in
-  Swedish health and social care.
+  Swedish health and social care. These three come from their definitions (midsommarafton is
+  the Friday from 19 to 25 June, the eve of midsommardagen; julafton 24 December; nyårsafton 31
+  December), never from a holiday's name, which the library translates by the locale.
 """
 
 from __future__ import annotations
@@ -31,9 +33,15 @@ DayKind = Literal["calendar", "working"]
 def _non_working(year: int) -> frozenset[dt.date]:
     public = holidays.country_holidays("SE", years=year, include_sundays=False)
     days = set(public)
-    midsummer = next(d for d, name in public.items() if "Midsummer" in name)
-    days |= {midsummer - dt.timedelta(days=1), dt.date(year, 12, 24), dt.date(year, 12, 31)}
+    days |= {midsummer_eve(year), dt.date(year, 12, 24), dt.date(year, 12, 31)}
     return frozenset(days)
+
+
+def midsummer_eve(year: int) -> dt.date:
+    """Midsommarafton: the Friday between 19 and 25 June (SFS 1989:253 puts midsommardagen on
+    the Saturday between 20 and 26 June; the afton is the day before)."""
+    june19 = dt.date(year, 6, 19)
+    return june19 + dt.timedelta(days=(4 - june19.weekday()) % 7)
 
 
 @lru_cache(maxsize=8192)

@@ -51,7 +51,7 @@ class Deadline:
     def outcome(self, now: dt.datetime) -> str:
         if self.met_at is not None:
             return "met" if self.met_at <= self.due else "met_late"
-        return "missed" if now >= self.due else "pending"
+        return "missed" if now > self.due else "pending"
 
 
 def category_of(s: EpisodeState) -> Category | None:

@@ -74,7 +74,10 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
             return Step(current, (), current.wake)
         emits = self._route(new, key, event)
         emits += self._patient_index(current, new)
-        return self._evaluate(new, key, now, emits)
+        # Evaluated as at the hub's receipt of the event, a fact on the log, so that a replay
+        # (whose clock is later) finds exactly what the live run found at that moment; a timer
+        # for anything already due fires at once after.
+        return self._evaluate(new, key, min(now, event.received_at), emits, changed_at=event.time)
 
     def _patient_index(self, old: EpisodeState, new: EpisodeState) -> list[Emit]:
         """Republish the episode by patient when its admission or discharge changed."""
@@ -95,11 +98,12 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
 
     # ── alerts ──────────────────────────────────────────────────────────────────────────────
 
-    def _evaluate(self, s: EpisodeState, key: str, now: dt.datetime,
-                  emits: list[Emit]) -> Step[EpisodeState]:
+    def _evaluate(self, s: EpisodeState, key: str, now: dt.datetime, emits: list[Emit],
+                  changed_at: dt.datetime | None = None) -> Step[EpisodeState]:
         pack = self.pack.for_municipality(s.municipality)
         found = deadlines.derive(s, self.pack)
-        alerts, transitions, wake = alerting.evaluate(s, found, pack.escalation.after, now)
+        alerts, transitions, wake = alerting.evaluate(s, found, pack.escalation.after, now,
+                                                      changed_at)
         alerts, quality = alerting.quality_alerts(s, alerts, f"{pack.id}: data quality")
         if alerts != s.alerts or wake != s.wake:
             s = s.model_copy(update={"alerts": alerts, "wake": wake})

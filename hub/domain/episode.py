@@ -32,6 +32,8 @@ class AlertState(BaseModel):
     level: int = 0
     raised_at: dt.datetime | None = None
     resolved_at: dt.datetime | None = None
+    closed: bool = Field(default=False, description="Resolved as no longer required: the rule's "
+                         "next deadline is a new alert.")
 
 
 class EpisodeState(BaseModel):
@@ -203,7 +205,8 @@ def _record(s: EpisodeState, event: Envelope, secret: bytes) -> None:
             s.notice_recipients = sorted(set(s.notice_recipients) | set(d.recipients))
             if d.assessed_at is not None:
                 s.assessed_at = d.assessed_at
-            s.care_type = d.care_type
+            if d.care_type is not None:  # absent: the admission's care type stays
+                s.care_type = d.care_type
             if d.estimated_discharge and s.estimated is None:
                 s.estimated = d.estimated_discharge
             _needs(s, d.needs, t)

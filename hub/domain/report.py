@@ -12,6 +12,7 @@ from hub.domain.deadlines import category_of, derive, kommun_received_notice
 from hub.domain.episode import EpisodeState
 from hub.domain.routing import requirements
 from hub.domain.rules import RulePack
+from hub.schemas.base import UnitKind
 from hub.schemas.report import AlertReport, DeadlineReport, EpisodeReport, LiabilityReport
 
 
@@ -27,7 +28,11 @@ def liability(s: EpisodeState, pack: RulePack, now: dt.datetime) -> LiabilityRep
         "ready_notice_to_kommun": s.first_ready_at is not None and kommun_received_notice(s),
         "sip_called_when_required": (s.sip_invited_at is not None
                                      or category is None or not requirements(category).sip),
-        "primary_care_information_available": "epikris" in s.documents,
+        # Primärvården's information (S3) is a condition only where primärvården takes part:
+        # in category C (socialtjänst only) it has no part, as the SIP condition has none.
+        "primary_care_information_available": (
+            "epikris" in s.documents or category is None
+            or UnitKind.PRIMARY_CARE not in requirements(category).receiver_kinds),
     }
     why += [f"condition not met: {c}" for c in sorted(rule.requires) if not checks.get(c, True)]
     end = s.discharged_at if s.is_discharged else now

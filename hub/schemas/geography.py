@@ -1,9 +1,10 @@
 """Kommuner and län by their SCB codes (domain.md §4 "Kommunkod", source W38).
 
 A kommunkod is 4 digits whose first two are the länskod. The shipped table
-(``data/kommuner.csv``, columns ``kommunkod,name,lanskod,lan_name``, UTF-8) holds the kommuner of
-Gävleborgs län (21), Västerbottens län (24) and Norrbottens län (25) exactly as listed in
-domain.md §4, plus 0180 Stockholm (Stockholms län, 01). It is read once, lazily, on first use.
+(``data/kommuner.csv``, columns ``kommunkod,name,lanskod,lan_name,valid_from,valid_to``, UTF-8,
+``#`` lines are comments naming the source) holds all 290 kommuner of Sweden's 21 län from SCB's
+kommunlista. Each row holds from ``valid_from`` to ``valid_to`` (empty: still in force), so a
+merger or a new code is one more row. It is read once, lazily, on first use.
 
 Unknown codes raise :class:`~hub.errors.IdentifierError`, never ``KeyError``.
 """
@@ -11,6 +12,7 @@ Unknown codes raise :class:`~hub.errors.IdentifierError`, never ``KeyError``.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -27,15 +29,29 @@ class Kommun:
     name: str
     lanskod: str
     lan_name: str
+    valid_from: dt.date = dt.date(2007, 1, 1)
+    valid_to: dt.date | None = None
+
+    def valid_on(self, day: dt.date) -> bool:
+        """True when the code was in force on ``day``."""
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
 @cache
 def _table() -> dict[str, Kommun]:
     """The shipped table keyed by kommunkod, in code order; read on first use only."""
     text = (files("hub.schemas") / "data" / "kommuner.csv").read_text(encoding="utf-8")
-    rows = [Kommun(r["kommunkod"], r["name"], r["lanskod"], r["lan_name"])
-            for r in csv.DictReader(text.splitlines())]
-    return {k.code: k for k in sorted(rows, key=lambda k: k.code)}
+    lines = [ln for ln in text.splitlines() if not ln.startswith("#")]
+    rows = [Kommun(r["kommunkod"], r["name"], r["lanskod"], r["lan_name"],
+                   dt.date.fromisoformat(r["valid_from"]),
+                   dt.date.fromisoformat(r["valid_to"]) if r["valid_to"] else None)
+            for r in csv.DictReader(lines)]
+    # The latest row of a code is the one in force (or the last that was); older rows of a
+    # reused code are history only.
+    table: dict[str, Kommun] = {}
+    for k in sorted(rows, key=lambda k: (k.code, k.valid_from)):
+        table[k.code] = k
+    return table
 
 
 @cache
@@ -50,9 +66,11 @@ def _shown(code: object, digits: int) -> str:
     return code if isinstance(code, str) and re.fullmatch(f"[0-9]{{{digits}}}", code) else "<masked>"
 
 
-def is_known_kommunkod(code: str) -> bool:
-    """True when ``code`` is a kommunkod of the shipped table (exact match, no trimming)."""
-    return code in _table()
+def is_known_kommunkod(code: str, on: dt.date | None = None) -> bool:
+    """True when ``code`` is a kommunkod of the shipped table (exact match, no trimming) — and,
+    given ``on``, one in force on that day."""
+    found = _table().get(code)
+    return found is not None and (on is None or found.valid_on(on))
 
 
 def kommun(code: str) -> Kommun:

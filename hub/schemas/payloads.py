@@ -115,7 +115,8 @@ class AdmissionNoticeSent(Payload):
     patient: Patient
     estimated_discharge: dt.date | None = None
     needs: Needs = Needs()
-    care_type: CareType = CareType.SOMATIC
+    care_type: CareType | None = Field(
+        default=None, description="Only when the notice changes it; absent keeps the admission's.")
     assessed_at: Instant | None = Field(
         default=None, description="The doctor's bedömning when the need was found after admission."
     )

@@ -70,4 +70,8 @@ class EpisodeReport(BaseModel):
     readmission_of: str | None
     data_quality: list[str]
 
+    def to_line(self) -> str:
+        """One line of the report: every field of the schema, empty ones as ``null``."""
+        return self.model_dump_json()
+
 

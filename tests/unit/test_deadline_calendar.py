@@ -4,7 +4,12 @@ changes, payment-liability days."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 
+import holidays
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -110,3 +115,31 @@ def test_calendar_days_keep_the_wall_clock(start: dt.datetime, days: int) -> Non
     assert e.time() == s.time() or abs(
         dt.datetime.combine(dt.date.min, e.time()) - dt.datetime.combine(dt.date.min, s.time())
     ) == dt.timedelta(hours=1)  # only a wall time skipped by spring-forward moves
+
+
+# ── locale independence ────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize("year", range(2018, 2041))
+def test_midsommarafton_is_the_friday_before_midsommardagen(year: int) -> None:
+    from hub.domain.calendar import midsummer_eve
+
+    eve = midsummer_eve(year)
+    assert eve.weekday() == 4 and dt.date(year, 6, 19) <= eve <= dt.date(year, 6, 25)
+    public = holidays.country_holidays("SE", years=year)
+    assert eve + dt.timedelta(days=1) in public  # midsommardagen, found by date, not by name
+    assert not cal.is_working_day(eve)
+
+
+@pytest.mark.parametrize("lang", ["sv_SE.UTF-8", "en_US.UTF-8", "C.UTF-8"])
+def test_working_days_do_not_depend_on_the_locale(lang: str) -> None:
+    """The holiday library names holidays in the locale's language; nothing may look them up by
+    name (with a Swedish locale a lookup of "Midsummer" found nothing)."""
+    code = ("import datetime as dt; from hub.domain.calendar import is_working_day; "
+            "days = [dt.date(2026, 6, 19), dt.date(2026, 12, 24), dt.date(2026, 12, 31), "
+            "dt.date(2026, 6, 18), dt.date(2027, 6, 25)]; "
+            "print([is_working_day(d) for d in days])")
+    env = {**os.environ, "LANG": lang, "LC_ALL": lang, "LANGUAGE": lang.split(".")[0]}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True)
+    assert out.stdout.strip() == "[False, False, False, True, False]"

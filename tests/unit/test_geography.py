@@ -1,9 +1,10 @@
-"""The shipped kommun table (domain.md §4 "Kommunkod"): the kommuner of Gävleborg (21),
-Västerbotten (24) and Norrbotten (25) exactly as listed there, plus 0180 Stockholm."""
+"""The shipped kommun table: all 290 kommuner of Sweden's 21 län (SCB's kommunlista), those of
+Gävleborg (21), Västerbotten (24) and Norrbotten (25) exactly as domain.md §4 lists them."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import subprocess
 import sys
 import unicodedata
@@ -44,13 +45,43 @@ def test_lan_has_exactly_the_listed_kommuner(lanskod: str, count: int) -> None:
 
 
 def test_stockholm() -> None:
-    assert kommun("0180") == Kommun("0180", "Stockholm", "01", "Stockholms län")
+    assert kommun("0180") == Kommun("0180", "Stockholm", "01", "Stockholms län",
+                                    dt.date(2007, 1, 1), None)
     assert lan_name("01") == "Stockholms län"
+    assert len(kommuner("01")) == 26
+    assert kommun("0184").name == "Solna"
+
+
+def test_all_of_sweden_290_kommuner_in_21_lan() -> None:
+    everything = kommuner()
+    assert len(everything) == 290
+    per_lan = {k.lanskod for k in everything}
+    assert len(per_lan) == 21
+    assert {lan_name(code) for code in per_lan} >= {"Västra Götalands län", "Skåne län",
+                                                      "Jämtlands län", "Gotlands län"}
+    assert kommun("1480").name == "Göteborg" and kommun("1480").lanskod == "14"
+    assert kommun("0980").name == "Gotland"
+    assert len(kommuner("14")) == 49 and len(kommuner("12")) == 33
+
+
+def test_rows_carry_valid_from_and_a_code_is_known_only_while_in_force() -> None:
+    solna = kommun("0184")
+    assert solna.valid_from == dt.date(2007, 1, 1) and solna.valid_to is None
+    assert is_known_kommunkod("0184", on=dt.date(2026, 3, 1))
+    assert not is_known_kommunkod("0184", on=dt.date(2006, 12, 31))
+    assert solna.valid_on(dt.date(2030, 1, 1))
+
+
+def test_data_file_names_its_public_source() -> None:
+    header = [ln for ln in (files("hub.schemas") / "data" / "kommuner.csv").read_text(
+        encoding="utf-8").splitlines() if ln.startswith("#")]
+    text = " ".join(header)
+    assert "SCB" in text and "sjbrg/swedish-geodata" in text
 
 
 def test_whole_table_is_consistent_and_sorted() -> None:
     everything = kommuner()
-    assert len(everything) >= 40
+    assert len(everything) == 290
     codes = [k.code for k in everything]
     assert codes == sorted(codes) and len(set(codes)) == len(codes)
     for k in everything:
@@ -65,7 +96,8 @@ def test_swedish_characters_are_real_utf8() -> None:
     assert kommun("2513").name == "\u00d6verkalix"
     assert kommun("2560").name == "\u00c4lvsbyn"
     raw = (files("hub.schemas") / "data" / "kommuner.csv").read_bytes()
-    assert raw.decode("utf-8").splitlines()[0] == "kommunkod,name,lanskod,lan_name"
+    data = [ln for ln in raw.decode("utf-8").splitlines() if not ln.startswith("#")]
+    assert data[0] == "kommunkod,name,lanskod,lan_name,valid_from,valid_to"
     assert "Ume\u00e5".encode() in raw
 
 

@@ -128,7 +128,7 @@ def _event(root: Any, received_at: dt.datetime, source: str) -> Envelope:
             payload = p.AdmissionNoticeSent(
                 notice_id=message_id, sender=sender, patient=patient,
                 estimated_discharge=dt.date.fromisoformat(estimated) if estimated else None,
-                care_type=CareType(_text(body, "Vardtyp") or "somatik"),
+                care_type=CareType(care) if (care := _text(body, "Vardtyp")) else None,
                 needs=p.Needs(existing=_services(body, "BefintligaInsatser"),
                               expected=_services(body, "ForvantadeInsatser"), changed=changed == "true"),
                 recipients=recipients)
