@@ -337,7 +337,7 @@ class EmbeddedRuntime:
                 bound.stats.failures += 1
                 continue
             self._collect(key, step, dirty, timers, out)
-        if self._before_horizon(bound):  # the live run may have fired these already
+        if bound.horizon.offsets:  # after a rebuild, a due timer may have fired before it
             out = self._unpublished(out)
         sizes = self._commit(bound, out, dirty, timers, None)
         self._remember(bound, dirty, sizes)
@@ -359,9 +359,6 @@ class EmbeddedRuntime:
         if self._published is None:
             self._published = Published(self.log)
         return self._published.filter(outputs)
-
-    def _before_horizon(self, bound: _Bound) -> bool:
-        return any(bound.positions.get(t, p) < o for (t, p), o in bound.horizon.offsets.items())
 
     def _commit(self, bound: _Bound, out: list[Append], dirty: dict[str, Any],
                 timers: dict[str, int | None], positions: Positions | None) -> dict[str, int]:
