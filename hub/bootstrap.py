@@ -236,7 +236,7 @@ def mllp_task(server: MllpServer, started: asyncio.Event,
 
 
 async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] | None = None,
-                on_started: Callable[[str], None] | None = None) -> None:
+                on_started: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> None:
     """Run the API and, under one supervisor, the processors, the MLLP server, the inboxes and
     the delivery workers (and any extra tasks, e.g. the demo feed) until SIGINT/SIGTERM. The
     process must own the data file (``hub.streams.owner``): NotOwner when another hub runs it."""
@@ -246,7 +246,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     ownership = Ownership(hub.settings.log.path)
     ownership.acquire()
     hub.closers.append(ownership.release)
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
