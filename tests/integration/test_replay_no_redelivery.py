@@ -34,7 +34,7 @@ NOW = dt.datetime.now(dt.UTC)
 
 def _values(log: SqliteLog, prefix: str) -> list[dict]:
     out = []
-    for topic in [t for t in log.topics() if t == prefix or t.startswith(prefix + ".")]:
+    for topic in [n for n in log.topics() if n == prefix or n.startswith(prefix + ".")]:
         for part in range(log.partitions(topic)):
             out += [orjson.loads(r.value) for r in log.read(topic, part, 0, 1_000_000)]
     return out
