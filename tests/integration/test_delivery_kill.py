@@ -87,7 +87,8 @@ async def test_sigkill_during_deliveries_loses_none_and_records_none_twice(tmp_p
         for _ in range(3):  # three SIGKILLs, each while LifeCare deliveries are under way
             hub = _hub("run", env=env)
             seen = fake.requests
-            await _until(lambda: fake.requests >= seen + 4 or hub.poll() is not None, "deliveries under way")
+            await _until(lambda seen=seen, hub=hub: fake.requests >= seen + 4 or hub.poll() is not None,
+                         "deliveries under way")
             if hub.poll() is not None:
                 raise AssertionError(hub.communicate()[1].decode()[-2000:])
             os.kill(hub.pid, signal.SIGKILL)
