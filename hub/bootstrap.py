@@ -32,9 +32,11 @@ from hub.streams.delivery import DeliveryWorker, PratorDrop, PratorHttp, deliver
 from hub.streams.directory import DirectoryHolder
 from hub.streams.hl7_ingest import Hl7Ingest
 from hub.streams.ingest import Ingestor
+from hub.streams.owner import Ownership
 from hub.streams.projections import PROJECTIONS
 from hub.streams.runtime import EmbeddedRuntime
 from hub.streams.sqlite_log import SqliteLog
+from hub.streams.supervisor import Supervisor, status_file_for
 
 if TYPE_CHECKING:
     from hub.streams.kafka.app import WorkerApp
@@ -121,25 +123,44 @@ class Hub:
         self.log.close()
 
 
+def open_log(settings: HubSettings, clock: Clock, *, processors: bool = False) -> SqliteLog:
+    """A connection to the data file. The processors' own connection commits without an fsync
+    of its own (``normal``) when the log is ``full``: their outputs can be computed again from
+    the inputs, and the next durable commit of an input or a delivery status syncs them too."""
+    durability = settings.log.durability
+    if processors and durability == "full":
+        durability = "normal"
+    return SqliteLog(settings.log.path, default_partitions=settings.log.partitions, durability=durability,
+                     clock_ms=lambda: int(clock.now().timestamp() * 1000),
+                     lock_timeout_s=settings.log.lock_timeout_s)
+
+
+def supervisor_for(settings: HubSettings, *, status: bool = True) -> Supervisor:
+    """The one supervisor of a hub process (embedded or a Kafka role); with ``status``, it writes
+    its tasks' states beside the data file for ``hub status``."""
+    return Supervisor(backoff_s=settings.runtime.restart_backoff_s, max_backoff_s=settings.runtime.max_backoff_s,
+                      crash_loop=settings.runtime.crash_loop,
+                      status_file=status_file_for(settings.log.path) if status else None)
+
+
 def build_hub(settings: HubSettings, *, clock: Clock | None = None,
               processors: list[str] | None = None) -> Hub:
-    """Open the log and build ingest and runtime with the registered processors."""
+    """Open the log and build ingest and runtime with the registered processors. The runtime
+    has a connection of its own, so that its batches never hold the adapters' connection."""
     clock = clock or SystemClock()
     resources = load_resources(settings)
-    sqlite = SqliteLog(
-        settings.log.path,
-        default_partitions=settings.log.partitions,
-        durability=settings.log.durability,
-        clock_ms=lambda: int(clock.now().timestamp() * 1000),
-    )
+    sqlite = open_log(settings, clock)
+    worker = open_log(settings, clock, processors=True)
     runtime = EmbeddedRuntime(
-        sqlite,
+        worker,
         build_processors(settings, processors, resources),
         clock,
         batch_size=settings.runtime.batch_size,
+        cache_bytes=int(settings.runtime.cache_mb * (1 << 20)),
         projections=[cls() for cls in PROJECTIONS] if processors is None else [],
+        view=sqlite,
     )
-    return Hub(settings, clock, sqlite, Ingestor(sqlite, clock), runtime, resources)
+    return Hub(settings, clock, sqlite, Ingestor(sqlite, clock), runtime, resources, closers=[worker.close])
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -177,8 +198,9 @@ def ward_lookup(settings: HubSettings, resources: Resources) -> Callable[[str, s
     return lookup
 
 
-async def start_hl7(hub: Hub) -> tuple[MllpServer, Hl7Ingest]:
-    """The MLLP endpoint with durable, group-committed acknowledgements."""
+async def start_hl7(hub: Hub, *, listen: bool = True) -> tuple[MllpServer, Hl7Ingest]:
+    """The MLLP endpoint with durable, group-committed acknowledgements; listening at once, or
+    (``listen=False``) started by its supervised task."""
     committer = GroupCommitter(hub.log)
     ingest = Hl7Ingest(committer, ward_lookup(hub.settings, hub.resources), hub.clock,
                        other_events=hub.settings.hl7.other_events)
@@ -189,75 +211,108 @@ async def start_hl7(hub: Hub) -> tuple[MllpServer, Hl7Ingest]:
         return reply
 
     server = MllpServer(hub.settings.hl7, handle, ingest.reject)
-    await server.start()
+    if listen:
+        await server.start()
     return server, ingest
 
 
+Job = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def mllp_task(server: MllpServer, started: asyncio.Event,
+              on_port: Callable[[int], None] = lambda port: None) -> Job:
+    """The MLLP server as a supervised task: listens until stop, then lets in-flight messages
+    finish (each acknowledged) and closes; a failure to listen is retried with back-off."""
+    async def run(stop: asyncio.Event) -> None:
+        await server.start()
+        on_port(server.port)
+        started.set()
+        try:
+            await stop.wait()
+        finally:
+            await server.close()
+
+    return run
+
+
 async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] | None = None,
-                on_started: Callable[[str], None] | None = None) -> None:
-    """Run the API and the runtime (and any extra tasks, e.g. the demo feed) until SIGINT/SIGTERM."""
+                on_started: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> None:
+    """Run the API and, under one supervisor, the processors, the MLLP server, the inboxes and
+    the delivery workers (and any extra tasks, e.g. the demo feed) until SIGINT/SIGTERM. The
+    process must own the data file (``hub.streams.owner``): NotOwner when another hub runs it."""
     from hub.api.app import ApiContext, create_app
     from hub.api.metrics import MllpCollector
 
-    stop = asyncio.Event()
+    ownership = Ownership(hub.settings.log.path)
+    ownership.acquire()
+    hub.closers.append(ownership.release)
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
 
+    settings = hub.settings
+    supervisor = supervisor_for(settings)
+    supervisor.add("processors", lambda stop: hub.runtime.run(stop, idle_sleep=settings.runtime.idle_sleep_s))
+    supervisor.add("directory", lambda stop: watch_resources(hub.resources, stop))
     replayers = {}
-    collectors: list[Any] = []
-    mllp = None
-    if hub.settings.hl7.enabled:
-        mllp, hl7 = await start_hl7(hub)
+    collectors: list[Any] = [supervisor]
+    mllp_started = asyncio.Event()
+    if settings.hl7.enabled:
+        mllp, hl7 = await start_hl7(hub, listen=False)
         replayers["hl7"] = hl7.replayer(hub.log)
-        hub.mllp_port = mllp.port
         collectors.append(MllpCollector(mllp, hl7))
-        if hub.settings.hl7.drop_directory is not None:
-            folder = hub.settings.hl7.drop_directory
-            extra = [*(extra or []), lambda stop: hl7_files.watch(folder, hl7, stop)]
+
+        def on_port(port: int) -> None:
+            hub.mllp_port = port
+
+        supervisor.add("mllp", mllp_task(mllp, mllp_started, on_port))
+        if settings.hl7.drop_directory is not None:
+            folder = settings.hl7.drop_directory
+            supervisor.add("hl7-inbox", lambda stop: hl7_files.watch(folder, hl7, stop))
+    else:
+        mllp_started.set()
     replayers["delivery-lifecare"] = replayers["delivery-prator"] = delivery_replayer(hub.log)
-    if hub.settings.kommun_inbox is not None:
-        kommun_inbox, mappings = hub.settings.kommun_inbox, hub.settings.kommun_mappings
-        extra = [*(extra or []), lambda stop: kommun_files.watch(kommun_inbox, mappings, hub.log, hub.clock, stop,
-                                                                   **kommun_files.options(hub.settings, hub.resources))]
-    if hub.settings.prator.inbox is not None:
-        inbox = hub.settings.prator.inbox
-        extra = [*(extra or []), lambda stop: prator_files.watch(inbox, hub.log, hub.clock, stop,
-                                                                   **kommun_files.options(hub.settings, hub.resources))]
-    if hub.settings.prator.http is not None:
-        target = PratorHttp(LifeCareClient(hub.settings.prator.http))
-        extra = [*(extra or []), DeliveryWorker(hub.log, target, hub.clock, system="prator").run]
-    elif hub.settings.prator.outbox is not None:
-        prator = DeliveryWorker(hub.log, PratorDrop(hub.settings.prator.outbox), hub.clock, system="prator")
-        extra = [*(extra or []), prator.run]
-    if hub.settings.lifecare.enabled:
-        client = LifeCareClient(hub.settings.lifecare)
-        worker = DeliveryWorker(hub.log, client, hub.clock)
-        extra = [*(extra or []), worker.run]
-    app = create_app(ApiContext(hub.settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
-                                hub.resources, replayers, collectors))
-    config = uvicorn.Config(app, host=hub.settings.api.host, port=hub.settings.api.port,
+    if settings.kommun_inbox is not None:
+        kommun_inbox, mappings = settings.kommun_inbox, settings.kommun_mappings
+        supervisor.add("kommun-inbox",
+                       lambda stop: kommun_files.watch(kommun_inbox, mappings, hub.log, hub.clock, stop,
+                                                          **kommun_files.options(settings, hub.resources)))
+    if settings.prator.inbox is not None:
+        inbox = settings.prator.inbox
+        supervisor.add("prator-inbox", lambda stop: prator_files.watch(inbox, hub.log, hub.clock, stop,
+                                                                 **kommun_files.options(settings, hub.resources)))
+    if settings.prator.http is not None:
+        target = PratorHttp(LifeCareClient(settings.prator.http))
+        supervisor.add("delivery-prator", DeliveryWorker(hub.log, target, hub.clock, system="prator").run)
+    elif settings.prator.outbox is not None:
+        prator = DeliveryWorker(hub.log, PratorDrop(settings.prator.outbox), hub.clock, system="prator")
+        supervisor.add("delivery-prator", prator.run)
+    if settings.lifecare.enabled:
+        supervisor.add("delivery-lifecare", DeliveryWorker(hub.log, LifeCareClient(settings.lifecare), hub.clock).run)
+    for i, job in enumerate(extra or []):
+        supervisor.add(f"extra-{i}", job)
+    app = create_app(ApiContext(settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
+                                hub.resources, replayers, collectors, checks={"tasks": supervisor.check}))
+    config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                             log_level="warning", lifespan="off")
     server = EmbeddedServer(config)
-    tasks = [asyncio.create_task(server.serve(), name="api"),
-             asyncio.create_task(hub.runtime.run(stop, idle_sleep=hub.settings.runtime.idle_sleep_s),
-                                 name="runtime")]
-    tasks.append(asyncio.create_task(watch_resources(hub.resources, stop), name="directory"))
-    for job in extra or []:
-        tasks.append(asyncio.create_task(job(stop), name="extra"))
+    api = asyncio.create_task(server.serve(), name="api")
+    supervised = asyncio.create_task(supervisor.run(stop), name="supervisor")
     while not server.started:
         await asyncio.sleep(0.02)
-        if tasks[0].done():
+        if api.done():
             stop.set()
             break
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(mllp_started.wait(), timeout=5.0)
     if server.started and on_started is not None:
         sock = server.servers[0].sockets[0].getsockname()
         on_started(f"http://{sock[0]}:{sock[1]}")
     await stop.wait()
-    if mllp is not None:
-        await mllp.close()
+    await supervised
     server.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
-    if tasks[0].done() and not tasks[0].cancelled() and tasks[0].exception() is not None:
-        raise tasks[0].exception()  # type: ignore[misc]
+    await asyncio.gather(api, return_exceptions=True)
+    if api.done() and not api.cancelled() and api.exception() is not None:
+        raise api.exception()  # type: ignore[misc]

@@ -17,8 +17,9 @@ from rich.table import Table
 
 from hub import __version__
 from hub.bootstrap import PROCESSORS, Hub, build_hub, build_worker, serve
-from hub.errors import HubError
+from hub.errors import HubError, NotOwner
 from hub.settings import ApiKey, HubSettings, Role, load_settings
+from hub.streams.owner import Ownership, running_owner
 
 app = typer.Typer(
     name="hub",
@@ -117,6 +118,9 @@ def run(config: ConfigOpt = None, data: DataOpt = None,
 
     try:
         asyncio.run(serve(hub, on_started=started))
+    except NotOwner as exc:
+        console.print(f"[red]not started[/red]: {exc}")
+        raise typer.Exit(2) from None
     finally:
         hub.close()
 
@@ -179,6 +183,9 @@ def demo(
 
     try:
         asyncio.run(serve(hub, extra=[feed.run], on_started=started))
+    except NotOwner as exc:
+        console.print(f"[red]not started[/red]: {exc}")
+        raise typer.Exit(2) from None
     finally:
         hub.close()
         console.print(f"demo stopped: {feed.sent} messages sent, {feed.rejected} rejected "
@@ -195,9 +202,19 @@ def ingest(
     process: Annotated[bool, typer.Option(help="Run the processors over what was ingested.")] = True,
 ) -> None:
     """Ingest canonical events from a JSON-lines file. Bad lines are reported by line number and
-    kept in the dead-letter topic; the exit code is 1 when any line was rejected."""
+    kept in the dead-letter topic; the exit code is 1 when any line was rejected. Beside a
+    running hub on the same data file, only appends: the running hub processes the events."""
     settings = _settings(config, data)
+    owner = Ownership(settings.log.path)
+    try:
+        owner.acquire()
+    except NotOwner:
+        if process:
+            console.print(f"a running hub (pid {running_owner(settings.log.path)}) owns "
+                          f"{settings.log.path}: the events are appended, and it processes them")
+        process = False
     hub = build_hub(settings)
+    hub.closers.append(owner.release)
     rejected: list[tuple[int, str]] = []
     accepted = 0
     try:
@@ -263,13 +280,23 @@ def replay(
     if unknown:
         console.print(f"[red]unknown processor[/red] {', '.join(unknown)}; known: {', '.join(PROCESSORS)}")
         raise typer.Exit(2)
+    owner = Ownership(settings.log.path)
+    try:
+        owner.acquire()
+    except NotOwner as exc:
+        console.print(f"[red]not replayed[/red]: {exc}")
+        raise typer.Exit(2) from None
     hub = build_hub(settings, processors=processor or None)
+    hub.closers.append(owner.release)
     try:
         hub.runtime.reset()
         _process(hub, "replay")
         from hub.schemas import topics
 
-        out.print(f"replayed {hub.log.count(topics.EVENTS)} events through {', '.join(names)}")
+        checked = hub.runtime.verify_stats
+        out.print(f"replayed {hub.log.count(topics.EVENTS)} events through {', '.join(names)}: "
+                  f"{checked.verified} outputs already published (verified, {checked.differs} with other "
+                  f"bytes), {checked.new} new")
     finally:
         hub.close()
 
@@ -329,8 +356,27 @@ def status(config: ConfigOpt = None, data: DataOpt = None) -> None:
         for name, value in hub.runtime.lag().items():
             lag.add_row(name, str(value))
         out.print(lag)
+        _task_status(settings.log.path)
     finally:
         hub.close()
+
+
+def _task_status(path: Path) -> None:
+    """The supervised tasks of the hub that runs this data file, as it last wrote them."""
+    from hub.streams.supervisor import read_status, status_file_for
+
+    pid = running_owner(path)
+    found = read_status(status_file_for(path)) if pid is not None else None
+    if found is None:
+        out.print("no hub runs this data file" if pid is None else f"hub pid {pid} runs this data file")
+        return
+    table = Table("task", "state", "restarts", "store errors", "last error", title=f"tasks of hub pid {pid}")
+    for name, task in found.get("tasks", {}).items():
+        state = task["state"] + (" (crash loop)" if task.get("crash_loop") else "")
+        table.add_row(name, state, str(task["restarts"]), str(task["store_errors"]), task.get("last_error") or "")
+    out.print(table)
+    if not found.get("ok", False):
+        out.print(f"[red]not ready[/red]: {', '.join(found.get('failing', []))}")
 
 
 @contracts_app.command("export")

@@ -6,6 +6,8 @@
     │   └── IdentifierError         an identifier (personnummer, HSA-id, kommunkod …) that is not valid
     ├── LogError                    the log could not do what was asked
     │   ├── LogClosed               the log was used after close()
+    │   ├── StoreUnavailable        the store refuses for now (lock timeout, disk full, I/O error): retry
+    │   ├── NotOwner                another process runs this data file's processors
     │   └── UnknownTopic            a topic that does not exist (and was not to be created)
     └── TransportError              I/O to a peer failed; retried with back-off by whoever owns the I/O
 
@@ -54,6 +56,18 @@ class LogError(HubError):
 
 class LogClosed(LogError):
     """The log was used after it was closed."""
+
+
+class StoreUnavailable(LogError):
+    """The store refuses writes for now (lock timeout, full disk, I/O error); retry later."""
+
+    def __init__(self, message: str, *, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotOwner(LogError):
+    """Another process owns this data file's consumer positions (it runs the processors)."""
 
 
 class UnknownTopic(LogError):

@@ -6,7 +6,9 @@
 - ``hub adapter delivery --system S``: deliveries from Kafka to LifeCare or Prator;
 - ``hub api``: the ops API and dashboard over a local mirror of the cluster (``serve_api``).
 
-Like ``bootstrap``, nothing here connects at import time.
+Like ``bootstrap``, nothing here connects at import time. Every long-running task of a role runs
+under the same supervisor as the embedded hub's (``bootstrap.supervisor_for``): restarted with
+back-off, paused on store errors, and reported in ``/ready`` (check ``tasks``) and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import uvicorn
 
 from hub.adapters.hl7.transport import MllpServer
-from hub.bootstrap import EmbeddedServer, load_resources, ward_lookup, watch_resources
+from hub.bootstrap import EmbeddedServer, load_resources, mllp_task, supervisor_for, ward_lookup, watch_resources
 from hub.domain.clock import Clock
 from hub.settings import HubSettings
 from hub.streams import hl7_files, kommun_files, prator_files
@@ -75,21 +77,30 @@ async def serve_mllp_adapter(settings: HubSettings, *, clock: Clock | None = Non
     ingest = Hl7Ingest(committer, ward_lookup(settings, resources), clock, other_events=settings.hl7.other_events)
     adapter = MllpAdapter(settings, appender, committer, ingest, stop=stop or asyncio.Event())
     _signals(adapter.stop)
-    collectors: list[Any] = []
-    probes = EmbeddedServer(uvicorn.Config(create_probe_app("MLLP adapter", adapter.checks, collectors),
+    supervisor = supervisor_for(settings, status=False)
+    collectors: list[Any] = [supervisor]
+
+    def checks() -> dict[str, dict[str, Any]]:
+        return {**adapter.checks(), "tasks": supervisor.check()}
+
+    probes = EmbeddedServer(uvicorn.Config(create_probe_app("MLLP adapter", checks, collectors),
                                             host=settings.api.host, port=settings.api.port,
                                             log_level="warning", lifespan="off"))
-    tasks = [asyncio.create_task(probes.serve(), name="probes"),
-             asyncio.create_task(watch_resources(resources, adapter.stop), name="directory")]
+    supervisor.add("directory", lambda stop: watch_resources(resources, stop))
+    tasks = [asyncio.create_task(probes.serve(), name="probes")]
     try:
         if not await start_with_retry(appender.start, adapter.stop):
             return
         adapter.server = MllpServer(settings.hl7, ingest.handle, ingest.reject)
-        await adapter.server.start()
         collectors.append(MllpCollector(adapter.server, ingest))
+        listening = asyncio.Event()
+        supervisor.add("mllp", mllp_task(adapter.server, listening))
         if settings.hl7.drop_directory is not None:
             folder = settings.hl7.drop_directory
-            tasks.append(asyncio.create_task(hl7_files.watch(folder, ingest, adapter.stop), name="drop"))
+            supervisor.add("hl7-inbox", lambda stop: hl7_files.watch(folder, ingest, stop))
+        tasks.append(asyncio.create_task(supervisor.run(adapter.stop), name="supervisor"))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(listening.wait(), timeout=10.0)
         while not probes.started and not tasks[0].done():
             await asyncio.sleep(0.02)
         if probes.started:
@@ -101,9 +112,8 @@ async def serve_mllp_adapter(settings: HubSettings, *, clock: Clock | None = Non
             on_started(adapter)
         await adapter.stop.wait()
     finally:
-        adapter.stop.set()
-        if adapter.server is not None:
-            await adapter.server.close()  # in-flight messages finish and are acknowledged
+        adapter.stop.set()  # the supervised MLLP task lets in-flight messages finish, then closes
+        await asyncio.gather(*tasks[1:], return_exceptions=True)
         await committer.close()
         await appender.stop()
         probes.should_exit = True
@@ -150,25 +160,28 @@ async def serve_api(settings: HubSettings, *, clock: Clock | None = None, stop: 
                     other_events=settings.hl7.other_events)
     replayers = {"hl7": hl7.replayer(mirrored), "delivery-lifecare": delivery_replayer(mirrored),
                  "delivery-prator": delivery_replayer(mirrored)}
+    supervisor = supervisor_for(settings)
     ctx = ApiContext(settings, mirrored, clock, runtime, Ingestor(mirrored, clock), resources, replayers,
-                     checks={"kafka": lambda: {"ok": appender.started}, "mirror": mirror.check})
+                     collectors=[supervisor],
+                     checks={"kafka": lambda: {"ok": appender.started}, "mirror": mirror.check,
+                             "tasks": supervisor.check})
     appender.start()
     server = EmbeddedServer(uvicorn.Config(create_app(ctx), host=settings.api.host, port=settings.api.port,
                                            log_level="warning", lifespan="off"))
-    tasks = [asyncio.create_task(server.serve(), name="api"),
-             asyncio.create_task(mirror.run(role.stop), name="mirror"),
-             asyncio.create_task(runtime.run(role.stop, idle_sleep=settings.runtime.idle_sleep_s), name="runtime"),
-             asyncio.create_task(watch_resources(resources, role.stop), name="directory")]
+    supervisor.add("mirror", mirror.run)
+    supervisor.add("projections", lambda stop: runtime.run(stop, idle_sleep=settings.runtime.idle_sleep_s))
+    supervisor.add("directory", lambda stop: watch_resources(resources, stop))
     # File drops (a volume shared by the replicas): each file's events go to Kafka, then it moves.
     if settings.prator.inbox is not None:
-        tasks.append(asyncio.create_task(prator_files.watch(settings.prator.inbox, mirrored, clock, role.stop,
-                                                                           **kommun_files.options(settings, resources)),
-                                         name="prator-inbox"))
+        inbox = settings.prator.inbox
+        supervisor.add("prator-inbox", lambda stop: prator_files.watch(inbox, mirrored, clock, stop,
+                                                                   **kommun_files.options(settings, resources)))
     if settings.kommun_inbox is not None:
-        tasks.append(asyncio.create_task(kommun_files.watch(settings.kommun_inbox, settings.kommun_mappings,
-                                                            mirrored, clock, role.stop,
-                                                            **kommun_files.options(settings, resources)),
-                                         name="kommun-inbox"))
+        kommun, mappings = settings.kommun_inbox, settings.kommun_mappings
+        supervisor.add("kommun-inbox", lambda stop: kommun_files.watch(kommun, mappings, mirrored, clock, stop,
+                                                                   **kommun_files.options(settings, resources)))
+    tasks = [asyncio.create_task(server.serve(), name="api"),
+             asyncio.create_task(supervisor.run(role.stop), name="supervisor")]
     try:
         while not server.started and not tasks[0].done():
             await asyncio.sleep(0.02)
@@ -242,15 +255,19 @@ async def serve_delivery(settings: HubSettings, system: str, *, clock: Clock | N
                 family.add_metric([system], value)
                 yield family
 
-    checks = lambda: {"kafka": {"ok": appender.started}, "consumer": worker.check()}  # noqa: E731
-    probes = EmbeddedServer(uvicorn.Config(create_probe_app(f"delivery to {system}", checks, [Counts()]),
+    supervisor = supervisor_for(settings, status=False)
+    checks = lambda: {"kafka": {"ok": appender.started}, "consumer": worker.check(),  # noqa: E731
+                      "tasks": supervisor.check()}
+    probes = EmbeddedServer(uvicorn.Config(create_probe_app(f"delivery to {system}", checks,
+                                                            [Counts(), supervisor]),
                                            host=settings.api.host, port=settings.api.port,
                                            log_level="warning", lifespan="off"))
     tasks = [asyncio.create_task(probes.serve(), name="probes")]
     try:
         if not await start_with_retry(appender.start, role.stop):
             return
-        tasks.append(asyncio.create_task(worker.run(role.stop), name="delivery"))
+        supervisor.add(f"delivery-{system}", worker.run)
+        tasks.append(asyncio.create_task(supervisor.run(role.stop), name="supervisor"))
         while not probes.started and not tasks[0].done():
             await asyncio.sleep(0.02)
         if probes.started:

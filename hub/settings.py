@@ -40,6 +40,9 @@ class LogSettings(_Component):
         description="full: a confirmed append survives a kill and a power cut; normal: survives "
         "a kill; off: benchmarks only.",
     )
+    lock_timeout_s: float = Field(
+        default=1.0, gt=0, le=60,
+        description="Longest wait for the write lock; then MLLP answers AR and HTTP 503 (send again).")
 
 
 class RuntimeSettings(_Component):
@@ -48,6 +51,13 @@ class RuntimeSettings(_Component):
     batch_size: int = Field(default=500, ge=1, le=100_000, description="Records per transaction.")
     idle_sleep_s: float = Field(default=0.05, gt=0, le=5, description="Poll interval when idle.")
     max_lag: int = Field(default=10_000, ge=0, description="/ready fails above this many unread records.")
+    cache_mb: float = Field(default=64.0, gt=0, le=65_536,
+                            description="Processors' state cache, in MiB over all processors (encoded size).")
+    restart_backoff_s: float = Field(default=0.2, gt=0, le=60,
+                                     description="First wait before a failed task is restarted (doubles).")
+    max_backoff_s: float = Field(default=30.0, gt=0, le=3600, description="Longest wait between restarts.")
+    crash_loop: int = Field(default=5, ge=1, le=1000, description="Restarts within a minute that count as "
+                            "a crash loop (/ready false, ops alert).")
 
 
 class EngineSettings(_Component):

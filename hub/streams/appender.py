@@ -1,11 +1,19 @@
 """Group commit for network adapters: concurrent submissions are written in one SQLite
 transaction, and each submitter is answered only after COMMIT returned — an acknowledgement is
-never sent for something that is not yet durable, and many connections share one fsync."""
+never sent for something that is not yet durable, and many connections share one fsync.
+
+The transaction runs on a writer thread of its own, never on the event loop: while one batch
+waits for the disk (or for the lock, at most ``log.lock_timeout_s``), the loop keeps reading
+frames, answering ``/health`` and queueing the next batch. When the store refuses, every
+submitter of the batch gets the error (MLLP answers AR, HTTP 503) and nothing is acknowledged.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from hub.streams.sqlite_log import SqliteLog
@@ -22,6 +30,7 @@ class GroupCommitter:
         self.max_batch = max_batch
         self._queue: asyncio.Queue[tuple[Work, asyncio.Future[Any]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="group-commit")
         self.batches = 0
         self.items = 0
 
@@ -37,21 +46,27 @@ class GroupCommitter:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with __import__("contextlib").suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self._thread.shutdown(wait=False)
+
+    def _commit(self, batch: list[tuple[Work, asyncio.Future[Any]]]) -> list[Any]:
+        results: list[Any] = []
+        with self.log.transaction() as tx:
+            for work, _ in batch:
+                results.append(work(tx))
+        return results
 
     async def _writer(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             first = await self._queue.get()
             await asyncio.sleep(0)  # let concurrent submitters join this batch
             batch = [first]
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            results: list[Any] = []
             try:
-                with self.log.transaction() as tx:
-                    for work, _ in batch:
-                        results.append(work(tx))
+                results = await loop.run_in_executor(self._thread, self._commit, batch)
             except Exception as exc:  # the whole batch failed: nobody is acknowledged
                 for _, future in batch:
                     if not future.done():

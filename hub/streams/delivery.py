@@ -2,13 +2,19 @@
 LifeCare and records how it went (``DeliveryStatusChanged`` on the same topic) together with
 its position, in one transaction. At least once: after a crash between sending and recording,
 the message is sent again with the same idempotency key and the receiver answers 409. A delivery
-that fails for good is dead-lettered with its reason and can be replayed from the ops API."""
+that fails for good is dead-lettered with its reason and can be replayed from the ops API.
+
+Delivery status is the truth: the worker keeps each delivered delivery id in its state store, in
+the same transaction as the status and its position, and never sends a delivered id again — also
+when the same request is on the log twice (a rebuild, a cutover hand-over applied again). Its
+database work runs on a thread, never on the event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -56,18 +62,26 @@ class DeliveryWorker:
         self.delivered = 0
         self.failed = 0
 
-    async def run_once(self) -> int:
-        done, sqlite = 0, self.log
-        if sqlite is None:
-            return 0
+    def _pending(self) -> list[Record]:
+        sqlite = self.log
+        assert sqlite is not None
+        found: list[Record] = []
         for topic in [t for t in sqlite.topics() if t.startswith(self.PREFIX)]:
             for partition in range(sqlite.partitions(topic)):
-                for record in sqlite.read(topic, partition, self.positions.get(topic, partition), self.batch):
-                    await self._one(record)
-                    done += 1
-        return done
+                found += sqlite.read(topic, partition, self.positions.get(topic, partition), self.batch)
+        return found
+
+    async def run_once(self) -> int:
+        if self.log is None:
+            return 0
+        records = await asyncio.to_thread(self._pending)
+        for record in records:
+            await self._one(record)
+        return len(records)
 
     async def run(self, stop: asyncio.Event, *, idle: float = 0.2) -> None:
+        if self.log is not None:  # after a restart: what the file says, not what memory thought
+            self.positions = await asyncio.to_thread(self.log.positions, self.NAME)
         while not stop.is_set():
             if await self.run_once() == 0:
                 with contextlib.suppress(TimeoutError):
@@ -102,20 +116,49 @@ class DeliveryWorker:
         return appends
 
     async def _one(self, record: Record) -> None:
-        appends = await self.outcome(record.topic, record.key, record.value)
+        sqlite = self.log
+        assert sqlite is not None
+        delivery_id = _delivery_id(record.value)
+        done = delivery_id is not None and (await asyncio.to_thread(sqlite.get_state, self.NAME, delivery_id)
+                                            is not None)
+        appends = [] if done else await self.outcome(record.topic, record.key, record.value)
+        delivered = [(delivery_id, b"delivered")] if delivery_id and appends and _delivered(appends[0]) else []
         new = Positions(dict(self.positions.offsets))
         new.advance(record)
-        assert self.log is not None
-        with self.log.transaction() as tx:
-            if appends:
-                tx.append(appends)
-            tx.commit_positions(self.NAME, new)
+
+        def record_it() -> None:
+            with sqlite.transaction() as tx:
+                if appends:
+                    tx.append(appends)
+                if delivered:
+                    tx.put_states(self.NAME, delivered)
+                tx.commit_positions(self.NAME, new)
+
+        await asyncio.to_thread(record_it)
         self.positions = new
 
 
+def _delivered(status: Append) -> bool:
+    found: dict[str, Any] = orjson.loads(status.value)
+    return bool(found.get("data", {}).get("status") == DeliveryStatus.DELIVERED.value)
+
+
+def _delivery_id(value: bytes) -> str | None:
+    """The delivery id of a request record (None for status records and anything else)."""
+    if b"se.svu.delivery_requested.v1" not in value:
+        return None
+    event: dict[str, Any] = orjson.loads(value)
+    if event.get("type") != "se.svu.delivery_requested.v1":
+        return None
+    found = event.get("data", {}).get("delivery_id")
+    return str(found) if found else None
+
+
 class PratorDrop:
-    """Delivers Prator XML into a drop directory, one folder per receiver, written atomically
-    (temporary name, then rename); a file already there means already delivered."""
+    """Delivers Prator XML into a drop directory, one folder per receiver, durably: written to a
+    temporary file, fsynced, renamed, and the folder fsynced — only then is it reported
+    delivered (and recorded so). A crash before the rename leaves no file and no record, and the
+    delivery is written again; a file already there means already delivered."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -128,13 +171,34 @@ class PratorDrop:
         if target.exists():
             return Result(True, None, "already delivered (file exists)", 1)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".xml.tmp")
-            tmp.write_bytes(body)
-            tmp.replace(target)
+            await asyncio.to_thread(write_durably, target, body)
         except OSError as exc:
             return Result(False, None, f"cannot write the file: {exc.strerror}", 1)
         return Result(True, None, f"written to {target.parent.name}/{target.name}", 1)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_durably(target: Path, body: bytes) -> None:
+    """Temporary file, fsync, rename, fsync of the folder: after a return the file survives a
+    power cut; before it, ``target`` does not exist (a reader never sees a partial file)."""
+    created = not target.parent.exists()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if created:
+        _fsync_dir(target.parent.parent)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(body)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+    _fsync_dir(target.parent)
 
 
 class PratorHttp:

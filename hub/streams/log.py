@@ -110,7 +110,8 @@ class Log(Protocol):
 
     def scan_states(self, store: str) -> Iterator[tuple[str, bytes]]: ...
 
-    def reset(self, consumer: str, stores: Sequence[str]) -> None:
-        """Forget a consumer's positions, states and timers (for a replay from offset 0)."""
+    def reset(self, consumer: str, stores: Sequence[str], *, keep_as: str | None = None) -> None:
+        """Forget a consumer's positions, states and timers (for a replay from offset 0); with
+        ``keep_as`` the old positions are kept under that name first."""
 
     def close(self) -> None: ...

@@ -7,14 +7,25 @@ are neither lost nor duplicated, and a restart resumes at the committed position
 
 A record that a processor cannot handle (a bug, or an event the log should never have held) is
 moved to ``svu.dlq.processor-<name>`` with the reason, and processing goes on.
+
+In ``hub run`` the runtime works on a thread of its own, on its own connection (``run``): the
+MLLP server and the HTTP inbound never wait for the processors, only for their own group commit.
+A store error (lock timeout, full disk) raises out of ``run`` for the supervisor, which pauses
+and retries; the runtime then reloads its positions and states from the file.
+
+The state cache is bounded in bytes (``cache_bytes``, the encoded size of the states, shared out
+over the processors) and evicts the least recently used; a state a processor deletes (an episode
+it no longer needs) leaves the cache at once. ``reset`` keeps each processor's old position as
+its published horizon (``hub.streams.published``): a rebuild never publishes again what was
+already published.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +37,7 @@ from hub.errors import ValidationFailed
 from hub.streams.dlq import dead_letter
 from hub.streams.log import Append, Positions, Record
 from hub.streams.projections import Projection
+from hub.streams.published import Published, VerifyStats, below, horizon_name
 from hub.streams.sqlite_log import SqliteLog
 from hub.streams.tracing import traced
 
@@ -51,8 +63,20 @@ class ProcessorStats:
 class _Bound:
     processor: Processor[Any, Any]
     positions: Positions
+    horizon: Positions = field(default_factory=Positions)
     cache: OrderedDict[str, Any] = field(default_factory=OrderedDict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    cache_bytes: int = 0
     stats: ProcessorStats = field(default_factory=ProcessorStats)
+
+    def forget(self) -> None:
+        self.cache.clear()
+        self.sizes.clear()
+        self.cache_bytes = 0
+
+
+_ENTRY_OVERHEAD = 200
+"""Bytes counted per cached entry beyond its encoded state (key, dict slot, objects)."""
 
 
 class EmbeddedRuntime:
@@ -65,19 +89,24 @@ class EmbeddedRuntime:
         clock: Clock,
         *,
         batch_size: int = 500,
-        cache_size: int = 50_000,
+        cache_bytes: int = 64 << 20,
         projections: Sequence[Projection] = (),
+        view: SqliteLog | None = None,
     ) -> None:
         self.log = log
+        self.view = view or log  # lag() reads through it, so /ready never waits for a batch
         self.clock = clock
         self.batch_size = batch_size
-        self.cache_size = cache_size
-        self._bound = [_Bound(p, log.positions(p.NAME)) for p in processors]
+        self.cache_bytes = cache_bytes
+        self._bound = [_Bound(p, log.positions(p.NAME), log.positions(horizon_name(p.NAME)))
+                       for p in processors]
         self._projections = [(p, log.positions(p.NAME)) for p in projections]
         with log.transaction() as tx:
             for projection in projections:
                 projection.create(tx.db)
-        self._wakeup = asyncio.Event()
+        self._wakeup = threading.Event()
+        self._published: Published | None = None
+        self.passes = 0
 
     @property
     def processors(self) -> list[Processor[Any, Any]]:
@@ -86,31 +115,45 @@ class EmbeddedRuntime:
     def stats(self) -> dict[str, ProcessorStats]:
         return {b.processor.NAME: b.stats for b in self._bound}
 
+    @property
+    def verify_stats(self) -> VerifyStats:
+        """Outputs of a rebuild checked against the log (all zero outside a rebuild)."""
+        return self._published.stats if self._published is not None else VerifyStats()
+
+    def cache_usage(self) -> dict[str, tuple[int, int]]:
+        """(entries, bytes) of each processor's state cache."""
+        return {b.processor.NAME: (len(b.cache), b.cache_bytes) for b in self._bound}
+
     def lag(self) -> dict[str, int]:
         """Records each processor and projection has yet to read, over all its inputs."""
         out = {}
+        view = self.view
         readers = [(b.processor.NAME, b.processor.INPUTS, b.positions) for b in self._bound]
         readers += [(p.NAME, self._inputs(p), pos) for p, pos in self._projections]
         for name, inputs, positions in readers:
             total = 0
             for topic in inputs:
-                for p in range(self.log.partitions(topic)):
-                    total += max(0, self.log.end_offset(topic, p) - positions.get(topic, p))
+                for p in range(view.partitions(topic)):
+                    total += max(0, view.end_offset(topic, p) - positions.get(topic, p))
             out[name] = total
         return out
 
     def _inputs(self, projection: Projection) -> tuple[str, ...]:
         if not projection.PREFIXES:
             return projection.INPUTS
-        return (*projection.INPUTS, *[t for t in self.log.topics() if t.startswith(projection.PREFIXES)])
+        return (*projection.INPUTS, *[t for t in self.view.topics() if t.startswith(projection.PREFIXES)])
 
     def reset(self) -> None:
         """Forget every processor's position, state and timers: the next pass replays the log
-        from offset 0 and rebuilds the same state (processing is deterministic)."""
+        from offset 0 and rebuilds the same state (processing is deterministic). The old
+        position is kept as the published horizon: outputs of records below it are verified
+        against the log, not appended again."""
         for bound in self._bound:
-            self.log.reset(bound.processor.NAME, [bound.processor.NAME])
+            name = bound.processor.NAME
+            self.log.reset(name, [name], keep_as=horizon_name(name))
             bound.positions = Positions()
-            bound.cache.clear()
+            bound.horizon = self.log.positions(horizon_name(name))
+            bound.forget()
         for i, (projection, _) in enumerate(self._projections):
             self.log.reset(projection.NAME, [])
             with self.log.transaction() as tx:
@@ -118,8 +161,16 @@ class EmbeddedRuntime:
             self._projections[i] = (projection, Positions())
 
     def notify(self) -> None:
-        """Wake the async loop: new records were appended."""
+        """Wake the runtime: new records were appended (callable from any thread)."""
         self._wakeup.set()
+
+    def reload(self) -> None:
+        """Positions and horizons from the file, and an empty cache (after a failure)."""
+        for bound in self._bound:
+            bound.positions = self.log.positions(bound.processor.NAME)
+            bound.horizon = self.log.positions(horizon_name(bound.processor.NAME))
+            bound.forget()
+        self._projections = [(p, self.log.positions(p.NAME)) for p, _ in self._projections]
 
     # ── one pass ────────────────────────────────────────────────────────────────────────────
 
@@ -167,30 +218,75 @@ class EmbeddedRuntime:
                 on_progress(n)
 
     async def run(self, stop: asyncio.Event, *, idle_sleep: float = 0.05) -> None:
-        """Run until ``stop`` is set; sleeps while idle, wakes early on notify()."""
-        while not stop.is_set():
-            n = self.run_once()
-            if n == 0:
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=idle_sleep)
-            else:
-                await asyncio.sleep(0)
+        """Run on a thread of its own until ``stop`` is set; sleeps while idle, wakes early on
+        notify(). An exception (a store error included) ends the run for the supervisor."""
+        done = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+
+        def finish(exc: BaseException | None) -> None:
+            if not done.done():
+                done.set_exception(exc) if exc is not None else done.set_result(None)
+
+        def work() -> None:
+            try:
+                self.reload()
+                while not stop.is_set():
+                    self._wakeup.clear()
+                    if self.run_once() == 0:
+                        self._wakeup.wait(idle_sleep)
+                loop.call_soon_threadsafe(finish, None)
+            except BaseException as exc:  # handed to the supervisor on the loop
+                loop.call_soon_threadsafe(finish, exc)
+
+        def on_stop() -> None:
+            self._wakeup.set()
+
+        waiter = asyncio.ensure_future(stop.wait())
+        waiter.add_done_callback(lambda _: on_stop())
+        threading.Thread(target=work, name="processors", daemon=True).start()
+        try:
+            await done
+        finally:
+            waiter.cancel()
 
     # ── internals ───────────────────────────────────────────────────────────────────────────
 
     def _load(self, bound: _Bound, keys: list[str]) -> None:
-        missing = [k for k in dict.fromkeys(keys) if k not in bound.cache]
+        missing = []
+        for k in dict.fromkeys(keys):
+            if k in bound.cache:
+                bound.cache.move_to_end(k)
+            else:
+                missing.append(k)
         if not missing:
             return
         raw = self.log.get_states(bound.processor.NAME, missing)
         for k in missing:
             value = raw.get(k)
-            bound.cache[k] = None if value is None else bound.processor.decode_state(value)
+            self._cache(bound, k, None if value is None else bound.processor.decode_state(value),
+                        len(value) if value is not None else 0)
+
+    @staticmethod
+    def _cache(bound: _Bound, key: str, state: Any, size: int) -> None:
+        bound.cache_bytes += size + _ENTRY_OVERHEAD - bound.sizes.get(key, 0)
+        bound.sizes[key] = size + _ENTRY_OVERHEAD
+        bound.cache[key] = state
+        bound.cache.move_to_end(key)
+
+    def _remember(self, bound: _Bound, dirty: dict[str, Any], sizes: dict[str, int]) -> None:
+        for key, state in dirty.items():
+            if state is None:  # deleted: nothing to keep
+                bound.cache.pop(key, None)
+                bound.cache_bytes -= bound.sizes.pop(key, 0)
+            else:
+                self._cache(bound, key, state, sizes.get(key, 0))
+        self._trim(bound)
 
     def _trim(self, bound: _Bound) -> None:
-        while len(bound.cache) > self.cache_size:
-            bound.cache.popitem(last=False)
+        limit = self.cache_bytes // max(1, len(self._bound))
+        while bound.cache_bytes > limit and bound.cache:
+            key, _ = bound.cache.popitem(last=False)
+            bound.cache_bytes -= bound.sizes.pop(key, 0)
 
     def _apply(self, bound: _Bound, records: list[Record]) -> None:
         proc = bound.processor
@@ -202,22 +298,19 @@ class EmbeddedRuntime:
         new_positions = Positions(dict(bound.positions.offsets))
         for record in records:
             new_positions.advance(record)
+            mine: list[Append] = []
             try:
                 event = proc.decode_input(record.value)
                 step = traced(proc.on_event(dirty.get(record.key, bound.cache.get(record.key)),
                                             record.key, event, now), event)
             except Exception as exc:  # one bad record never stops the runtime
-                out.append(self._dead_letter(bound, record, exc))
-                continue
-            self._collect(record.key, step, dirty, timers, out)
-        with self.log.transaction() as tx:
-            if out:
-                tx.append(out)
-            self._write(tx, proc, dirty, timers)
-            tx.commit_positions(proc.NAME, new_positions)
+                mine.append(self._dead_letter(bound, record, exc))
+            else:
+                self._collect(record.key, step, dirty, timers, mine)
+            out += self._unpublished(mine) if below(bound.horizon, record) else mine
+        sizes = self._commit(bound, out, dirty, timers, new_positions)
         bound.positions = new_positions
-        bound.cache.update(dirty)
-        self._trim(bound)
+        self._remember(bound, dirty, sizes)
         bound.stats.events += len(records)
         bound.stats.emitted += sum(1 for a in out if not a.topic.startswith("svu.dlq."))
         bound.stats.batches += 1
@@ -244,11 +337,10 @@ class EmbeddedRuntime:
                 bound.stats.failures += 1
                 continue
             self._collect(key, step, dirty, timers, out)
-        with self.log.transaction() as tx:
-            if out:
-                tx.append(out)
-            self._write(tx, proc, dirty, timers)
-        bound.cache.update(dirty)
+        if bound.horizon.offsets:  # after a rebuild, a due timer may have fired before it
+            out = self._unpublished(out)
+        sizes = self._commit(bound, out, dirty, timers, None)
+        self._remember(bound, dirty, sizes)
         bound.stats.timers_fired += len(due)
         bound.stats.emitted += len(out)
         return len(due)
@@ -261,15 +353,33 @@ class EmbeddedRuntime:
         for emit in step.emits:
             out.append(Append(emit.topic, emit.key, emit.to_bytes()))
 
-    @staticmethod
-    def _write(tx: Any, proc: Processor[Any, Any], dirty: dict[str, Any],
-               timers: dict[str, int | None]) -> None:
-        if dirty:
-            tx.put_states(proc.NAME, [
-                (k, None if s is None else proc.encode_state(s)) for k, s in dirty.items()
-            ])
-        if timers:
-            tx.put_timers(proc.NAME, list(timers.items()))
+    def _unpublished(self, outputs: list[Append]) -> list[Append]:
+        if not outputs:
+            return outputs
+        if self._published is None:
+            self._published = Published(self.log)
+        return self._published.filter(outputs)
+
+    def _commit(self, bound: _Bound, out: list[Append], dirty: dict[str, Any],
+                timers: dict[str, int | None], positions: Positions | None) -> dict[str, int]:
+        """Outputs, states, timers (and the position) in one transaction; the encoded sizes of
+        the states. On failure the cache is dropped: states come back from the file."""
+        proc = bound.processor
+        encoded = [(k, None if s is None else proc.encode_state(s)) for k, s in dirty.items()]
+        try:
+            with self.log.transaction() as tx:
+                if out:
+                    tx.append(out)
+                if encoded:
+                    tx.put_states(proc.NAME, encoded)
+                if timers:
+                    tx.put_timers(proc.NAME, list(timers.items()))
+                if positions is not None:
+                    tx.commit_positions(proc.NAME, positions)
+        except BaseException:
+            bound.forget()
+            raise
+        return {k: len(v) for k, v in encoded if v is not None}
 
     def _dead_letter(self, bound: _Bound, record: Record, exc: Exception) -> Append:
         bound.stats.failures += 1

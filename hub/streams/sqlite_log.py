@@ -6,11 +6,16 @@ Durability (``synchronous``): ``full`` (default) fsyncs the WAL at every commit,
 append survives a process kill and a power cut; ``normal`` survives a process kill but may lose
 the last commits on power loss; ``off`` is for throw-away benchmarks only.
 Several processes may open the same file; SQLite's write lock serialises the writers and offsets
-are read inside the write transaction, never from a cache.
+are read inside the write transaction, never from a cache. Inside one process, the connections to
+one file take a shared in-process write lock first, so that they queue fairly instead of
+sleeping in SQLite's busy handler. A writer waits at most ``lock_timeout_s`` (default 1 s) for
+either lock; then, as for a full disk or an I/O error, the write raises ``StoreUnavailable``: the
+caller answers "send again later" (MLLP AR, HTTP 503) and supervised tasks pause and retry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -21,7 +26,7 @@ from typing import Literal
 
 import orjson
 
-from hub.errors import LogClosed, LogError
+from hub.errors import LogClosed, LogError, StoreUnavailable
 from hub.streams.log import Append, Appended, Positions, Record, partition_for
 
 Durability = Literal["full", "normal", "off"]
@@ -54,6 +59,17 @@ def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _write_lock(path: Path) -> threading.Lock:
+    """The in-process write lock of one file, shared by every connection to it."""
+    key = str(path.resolve())
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
 class SqliteLog:
     """The log port on one SQLite file. Thread-safe: one connection guarded by a lock."""
 
@@ -64,11 +80,13 @@ class SqliteLog:
         default_partitions: int = 4,
         durability: Durability = "full",
         clock_ms: Callable[[], int] = _wall_ms,
-        busy_timeout_ms: int = 30_000,
+        lock_timeout_s: float = 1.0,
         read_only: bool = False,
     ) -> None:
         self.path = Path(path)
         self.default_partitions = default_partitions
+        self.durability: Durability = durability
+        self.lock_timeout_s = lock_timeout_s
         self._clock_ms = clock_ms
         self._lock = threading.RLock()
         self._topics: dict[str, tuple[int, int]] = {}
@@ -80,7 +98,7 @@ class SqliteLog:
                 uri, uri=True, isolation_level=None, check_same_thread=False
             )
             db = self._db
-            db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            db.execute(f"PRAGMA busy_timeout = {int(lock_timeout_s * 1000)}")
             if not read_only:
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute(f"PRAGMA synchronous = {durability.upper()}")
@@ -91,6 +109,7 @@ class SqliteLog:
                 db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise LogError(f"cannot open the log at {self.path}: {exc}") from exc
+        self._write = _write_lock(self.path)
 
     # ── plumbing ────────────────────────────────────────────────────────────────────────────
 
@@ -120,19 +139,27 @@ class SqliteLog:
     def _begin(self, make: Callable[[SqliteLog], _Transaction]) -> Iterator[_Transaction]:
         with self._lock:
             db = self.db
+            if not self._write.acquire(timeout=self.lock_timeout_s):
+                raise StoreUnavailable("the log is locked by another writer of this process")
             try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise LogError(f"cannot begin a write transaction: {exc}") from exc
-            tx = make(self)
-            try:
-                yield tx
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                self._topics.clear()  # a topic created in the rolled-back transaction is gone
-                raise
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                except sqlite3.Error as exc:
+                    raise _store_error("cannot begin a write transaction", exc) from exc
+                tx = make(self)
+                try:
+                    yield tx
+                    db.execute("COMMIT")
+                except BaseException as exc:
+                    if db.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            db.execute("ROLLBACK")
+                    self._topics.clear()  # a topic created in the rolled-back transaction is gone
+                    if isinstance(exc, sqlite3.Error):
+                        raise _store_error("the write was not stored", exc) from exc
+                    raise
+            finally:
+                self._write.release()
 
     def _topic(self, name: str, *, create: bool, partitions: int | None = None) -> tuple[int, int]:
         found = self._topics.get(name)
@@ -286,8 +313,16 @@ class SqliteLog:
             ).fetchone()
         return int(row[0]) if row and row[0] is not None else None
 
-    def reset(self, consumer: str, stores: Sequence[str]) -> None:
+    def reset(self, consumer: str, stores: Sequence[str], *, keep_as: str | None = None) -> None:
+        """Forget a consumer's positions, states and timers. With ``keep_as``, its positions are
+        first kept under that name (the highest of the old and the kept one)."""
         with self.transaction():
+            if keep_as is not None:
+                self.db.execute(
+                    "INSERT INTO positions (consumer, topic_id, partition, next_offset) "
+                    "SELECT ?, topic_id, partition, next_offset FROM positions WHERE consumer = ? "
+                    "ON CONFLICT (consumer, topic_id, partition) DO UPDATE SET "
+                    "next_offset = MAX(next_offset, excluded.next_offset)", (keep_as, consumer))
             self.db.execute("DELETE FROM positions WHERE consumer = ?", (consumer,))
             for store in stores:
                 self.db.execute("DELETE FROM state WHERE store = ?", (store,))
@@ -403,6 +438,21 @@ class _Transaction:
             "DELETE FROM timers WHERE store = ? AND key = ?",
             [(store, k) for k, d in items if d is None],
         )
+
+
+_STORE_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
+                sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PROTOCOL}
+
+
+def _store_error(what: str, exc: sqlite3.Error) -> LogError:
+    """Translate SQLite's error: a store that refuses for now (lock, full disk, I/O) is
+    ``StoreUnavailable`` (retry later); anything else is a LogError."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc).lower()
+    if primary in _STORE_CODES or any(w in text for w in ("locked", "full", "disk i/o", "busy")):
+        return StoreUnavailable(f"{what}: {exc}", retry_after=1.0)
+    return LogError(f"{what}: {exc}")
 
 
 def _decode_headers(raw: bytes | None) -> tuple[tuple[str, bytes], ...]:

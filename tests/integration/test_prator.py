@@ -197,3 +197,54 @@ def test_an_updated_notice_round_trips_as_an_update() -> None:
     back = parse(render(delivery, "VLL-2026-000009"), NOW)
     assert isinstance(back.data, p.AdmissionNoticeUpdated)
     assert (back.data.reason, back.data.sender) == ("ward_transfer", WARD2)
+
+
+async def test_a_file_delivery_survives_a_crash_between_write_and_record(routed: Hub, tmp_path: Path,
+                                                                         monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    from hub.streams.sqlite_log import SqliteLog
+
+    out = tmp_path / "outbox"
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    # 1. killed before the rename: no file, and nothing recorded as delivered
+    real_replace = os.replace
+
+    def killed(*args):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", killed)
+    worker = DeliveryWorker(routed.log, PratorDrop(out), routed.clock, system="prator")
+    with pytest.raises(KeyboardInterrupt):
+        await worker.run_once()
+    assert not list(out.rglob("*.xml"))
+    assert not routed.log.positions("delivery-prator").offsets
+    monkeypatch.setattr(os, "replace", real_replace)
+    # 2. killed after the file is durable, before the record: the restart finds the file
+    real_tx = SqliteLog.transaction
+
+    def killed_tx(self):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SqliteLog, "transaction", killed_tx)
+    worker = DeliveryWorker(routed.log, PratorDrop(out), routed.clock, system="prator")
+    with pytest.raises(KeyboardInterrupt):
+        await worker.run_once()
+    (first,) = list(out.rglob("*.xml"))
+    assert len(synced) >= 2  # the file and its folder, before anything was recorded
+    monkeypatch.setattr(SqliteLog, "transaction", real_tx)
+    restarted = DeliveryWorker(routed.log, PratorDrop(out), routed.clock, system="prator")
+    while await restarted.run_once():
+        pass
+    wanted = {d["data"]["idempotency_key"] for d in _prator_deliveries(routed)}
+    assert {f.stem for f in out.rglob("*.xml")} == wanted and first.stem in wanted
+    statuses = []
+    for topic in [t for t in routed.log.topics() if t.startswith("svu.deliveries.prator.")]:
+        for part in range(routed.log.partitions(topic)):
+            statuses += [orjson.loads(r.value)["data"] for r in routed.log.read(topic, part, 0, 1000)
+                         if b"delivery_status_changed" in r.value]
+    delivered = [s["delivery_id"] for s in statuses if s["status"] == "delivered"]
+    assert len(delivered) == len(set(delivered)) == len(wanted)
+    routed.close()
