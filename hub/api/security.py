@@ -128,8 +128,8 @@ class Authenticator:
         self.failures = 0
         self._jwks: Any = None
         if api.jwt.issuer and api.jwt.jwks_url:
-            self._jwks = jwt.PyJWKClient(api.jwt.jwks_url, cache_keys=True, lifespan=max(1, api.jwt.jwks_cache_s),
-                                         timeout=5)
+            self._jwks = jwt.PyJWKClient(api.jwt.jwks_url, cache_keys=False, lifespan=max(1, api.jwt.jwks_cache_s),
+                                         timeout=5, cooldown_duration=api.jwt.jwks_refresh_cooldown_s)
 
     def __call__(self, request: Request,
                  _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None) -> Principal:
