@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jwt
 import orjson
@@ -108,7 +108,7 @@ def test_a_token_bound_to_a_kommun_and_narrowed_to_units(hs: tuple[TestClient, A
 
 
 class _Jwks(http.server.BaseHTTPRequestHandler):
-    keys: list[dict[str, Any]] = []
+    keys: ClassVar[list[dict[str, Any]]] = []
     hits = 0
 
     def do_GET(self) -> None:
