@@ -65,7 +65,8 @@ def test_one_401_text_and_throttling_per_client(hs: tuple[TestClient, Any]) -> N
              client.get("/alerts", headers={"Authorization": "Bearer " + jwt.encode(_claims(), "x" * 40)}).text,
              client.get("/alerts", headers={"X-API-Key": "guess"}).text}
     assert len(texts) == 1
-    assert client.get("/alerts", headers={"Authorization": "Bearer guess"}).status_code == 401  # the 5th
+    for _ in range(2):  # a missing credential is no guess: it is neither counted nor audited
+        assert client.get("/alerts", headers={"Authorization": "Bearer guess"}).status_code == 401
     throttled = client.get("/alerts", headers={"Authorization": "Bearer guess"})
     assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) >= 1
     # even the right key waits out the throttle of this client
