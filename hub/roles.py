@@ -152,7 +152,10 @@ async def serve_api(settings: HubSettings, *, clock: Clock | None = None, stop: 
                            durability=settings.log.durability)
     runtime = EmbeddedRuntime(mirrored, [], clock, batch_size=settings.runtime.batch_size,
                               projections=[cls() for cls in PROJECTIONS])
+    # The event stream too: who is part of an episode is decided from the region's events and the
+    # hub's routing (``EpisodePartiesProjection``), on Kafka as on one machine.
     mirror = KafkaMirror(settings.kafka, mirrored, changelogs=stores(settings.kafka.app_id, list(PROCESSORS)),
+                         topics=r"^svu\.(?!raw\.)",
                          on_written=runtime.notify)
     role = ApiRole(mirrored, mirror, runtime, stop=stop or asyncio.Event())
     _signals(role.stop)

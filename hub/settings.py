@@ -146,6 +146,8 @@ class JwtSettings(_Component):
     key: SecretStr | None = Field(default=None, description="PEM public key (RS/ES) or shared secret (HS).")
     jwks_url: str | None = Field(default=None, description="JWKS URL of the identity provider (key rotation).")
     jwks_cache_s: int = Field(default=300, ge=0, le=86_400, description="How long fetched JWKS keys are kept.")
+    jwks_refresh_cooldown_s: float = Field(default=30, ge=0, le=3600, description="Least time between two "
+                                           "fetches for a key id not seen yet (rotation).")
     role_claim: str = Field(default="svu_role", description="Claim holding the role.")
     huvudman_claim: str = Field(default="svu_huvudman",
                                 description="Claim holding 'region:<länskod>' or 'kommun:<kommunkod>'.")

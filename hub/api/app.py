@@ -4,7 +4,7 @@ hub's parts from the composition root (``hub.bootstrap``)."""
 from importlib.resources import files
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -51,9 +51,23 @@ def create_app(ctx: ApiContext, *, extra_keys: tuple[ApiKey, ...] = ()) -> FastA
     """Build the ops API and the dashboard over the given hub parts."""
     app = FastAPI(title="svu-hub ops API", version=__version__, description=DESCRIPTION,
                   docs_url=None, redoc_url=None)
-    install(app)
     secret = ctx.settings.engine.patient_key_secret.get_secret_value().encode()
     audit = AuditLog(ctx.log, ctx.clock, secret)
+    counts = {"too_large": 0, "refused_at_door": 0}
+
+    def refused_at_door(request: Request, status: int) -> None:
+        """Inbound refusals before the door (role, kommun path, content type): audited, counted."""
+        if not request.url.path.startswith("/inbound/"):
+            return
+        counts["refused_at_door"] += 1
+        who = getattr(request.state, "principal", None)
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        audit.trail.write(principal=who.name if who else "-", role=who.role.value if who else "none",
+                          huvudman=who.huvudman if who else None, endpoint=f"{request.method} {route}"[:200],
+                          outcome="refused", patient_keys=(), client=who.client if who else None,
+                          detail=f"{status} at the door")
+
+    install(app, refused_at_door)
     auth = Authenticator(ctx.settings.api, audit.trail, extra_keys=extra_keys)
     access = Access(ctx)
     door = Door(ctx.log, ctx.clock, access.directory, audit.trail,
@@ -62,6 +76,7 @@ def create_app(ctx: ApiContext, *, extra_keys: tuple[ApiKey, ...] = ()) -> FastA
     Who = Annotated[Principal, Depends(auth)]
 
     def too_large(scope: dict[str, Any], reason: str) -> None:
+        counts["too_large"] += 1
         client = scope.get("client")
         audit.trail.write(principal="-", role="none", huvudman=None,
                           endpoint=f"{scope.get('method')} {scope.get('path', '')}"[:200], outcome="refused",
@@ -104,7 +119,7 @@ def create_app(ctx: ApiContext, *, extra_keys: tuple[ApiKey, ...] = ()) -> FastA
     def metrics(who: Who) -> Response:
         require(who, Role.OPS_ADMIN)
         door_counts = {"refused": door.refused, "auth_failures": auth.failures,
-                       "auth_throttled": auth.throttle.throttled}
+                       "auth_throttled": auth.throttle.throttled, **counts}
         return Response(render(ctx, ctx.collectors, door_counts), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.include_router(episodes.router(ctx, auth, audit, access))

@@ -15,6 +15,7 @@ from hub.api.security import Authenticator, Principal
 from hub.domain.engine import EpisodeEngine
 from hub.domain.report import episode_report
 from hub.domain.timeline import Timeline, TimelineProcessor
+from hub.schemas.identifiers import contains_personal_id
 from hub.schemas.report import EpisodeReport
 
 EPISODE_ID = Path(
@@ -28,12 +29,19 @@ DELIVERY_EXAMPLE = [{"delivery_id": "d-1", "episode_id": "VLL-2026-000123", "rec
                      "updated_at": "2026-03-02T08:30:02Z", "detail": None, "handover": 0}]
 
 
+def _no_personal_id(episode_id: str) -> None:
+    """An episode id is never a personnummer: refused by rule, and never written to the audit log."""
+    if contains_personal_id(episode_id):
+        raise HTTPException(422, detail=[{"field": "path.episode_id", "rule": "must not hold a personnummer"}])
+
+
 def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access) -> APIRouter:
     api = APIRouter(prefix="/episodes", tags=["episodes"])
     Who = Annotated[Principal, Depends(auth)]
     Id = Annotated[str, EPISODE_ID]
 
     def _visible(who: Principal, episode_id: str, endpoint: str) -> dict[str, Any]:
+        _no_personal_id(episode_id)
         raw = ctx.log.get_state(TimelineProcessor.NAME, episode_id)
         state = TimelineProcessor().decode_state(raw) if raw is not None else None
         if state is None or episode_id not in access.visible(who, [episode_id]):
@@ -51,6 +59,7 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access
     @api.get("/{episode_id}", response_model=EpisodeReport, responses=NOT_FOUND,
              summary="The vårdtillfälle's category, deadlines with their state, alerts and liability.")
     def episode(episode_id: Id, who: Who) -> EpisodeReport:
+        _no_personal_id(episode_id)
         raw = ctx.log.get_state(EpisodeEngine.NAME, episode_id)
         if raw is None or ctx.resources is None:
             audit.record(who, endpoint="GET /episodes/{episode_id}", episode_id=episode_id,

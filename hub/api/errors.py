@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -63,8 +63,8 @@ def _location(loc: Sequence[Any]) -> str:
     return ".".join(str(p) for p in loc)
 
 
-def install(app: FastAPI) -> None:
-    """Register the hub's handlers on ``app``."""
+def install(app: FastAPI, on_refused: Callable[[Request, int], None] | None = None) -> None:
+    """Register the hub's handlers on ``app``; ``on_refused`` audits a refusal at the door."""
 
     @app.exception_handler(RequestValidationError)
     def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -78,6 +78,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if on_refused is not None and exc.status_code in (403, 404, 413, 415):
+            on_refused(request, exc.status_code)
         detail = exc.detail
         if isinstance(detail, list):
             items = [{"field": redact(str(d.get("field", ""))), "rule": redact(str(d.get("rule", d.get("msg", "")))),

@@ -128,8 +128,8 @@ class Authenticator:
         self.failures = 0
         self._jwks: Any = None
         if api.jwt.issuer and api.jwt.jwks_url:
-            self._jwks = jwt.PyJWKClient(api.jwt.jwks_url, cache_keys=True, lifespan=max(1, api.jwt.jwks_cache_s),
-                                         timeout=5)
+            self._jwks = jwt.PyJWKClient(api.jwt.jwks_url, cache_keys=False, lifespan=max(1, api.jwt.jwks_cache_s),
+                                         timeout=5, cooldown_duration=api.jwt.jwks_refresh_cooldown_s)
 
     def __call__(self, request: Request,
                  _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None) -> Principal:
@@ -142,7 +142,8 @@ class Authenticator:
         presented = _presented(request)
         principal = self._identify(presented, client) if presented else None
         if principal is None:
-            self._failed(request, client, presented is not None)
+            if presented is not None:  # a guess: counted, throttled, audited (a missing one is not)
+                self._failed(request, client)
             raise _unauthorized()
         request.state.principal = principal
         return principal
@@ -156,13 +157,12 @@ class Authenticator:
             return self._from_token(presented, client)
         return None
 
-    def _failed(self, request: Request, client: str, presented: bool) -> None:
+    def _failed(self, request: Request, client: str) -> None:
         self.failures += 1
         self.throttle.fail(client)
         if self._audit is not None:
             self._audit.write(principal="-", role="none", huvudman=None, endpoint=_endpoint(request),
-                              outcome="failed_login", patient_keys=(), client=client,
-                              detail="bad credential" if presented else "no credential")
+                              outcome="failed_login", patient_keys=(), client=client, detail="bad credential")
 
     def _from_token(self, token: str, client: str) -> Principal | None:
         settings: JwtSettings = self._jwt

@@ -286,11 +286,11 @@ class Door:
     def _store(self, appends: list[Append], sender: Sender, *, extra: Append | None = None) -> list[Appended]:
         try:
             stored: list[Appended] = self.log.append([*appends, *([extra] if extra else [])])
-        except (LogError, TransportError, sqlite3.Error, OSError) as exc:
+        except TransportError:
+            raise  # the backbone's own refusal (Kafka): already says to send again, with its Retry-After
+        except (LogError, sqlite3.Error, OSError) as exc:
             logger.warning("inbound message from %s not stored: %s", sender.connection[:60], type(exc).__name__)
-            retry = exc.retry_after if isinstance(exc, TransportError) else None
-            raise Unavailable("the hub could not store the message; send it again later",
-                              retry_after=retry or 1.0) from None
+            raise Unavailable("the hub could not store the message; send it again later", retry_after=1.0) from None
         return stored[:len(appends)]
 
     def _dead_letter(self, source: str, raw: bytes, errors: list[tuple[str, str]], now: dt.datetime,

@@ -212,9 +212,10 @@ async def test_write_then_read_gives_nothing(client: TestClient, hub: Hub, tmp_p
     await _write_into_lulea(client, hub, tmp_path)
     hub.runtime.run_until_idle()
     assert hub.log.count(topics.EVENTS) == events_before  # no side effect
-    assert_nothing_of_lulea(sweep(client, ["umea-kommun", "dashboard"], ids_for(client, True)))
     refused = [orjson.loads(r.value) for r in hub.log.read(topics.AUDIT, 0, 0, 10_000)]
+    # JSON twice (not part of, non-existent), CSV and the inbox file: each refusal audited
     assert sum(1 for a in refused if a["outcome"] == "refused" and a["huvudman"] == "kommun:2480") == 4
+    assert_nothing_of_lulea(sweep(client, ["umea-kommun", "dashboard"], ids_for(client, True)))
 
 
 def test_a_kvittering_or_kommunklar_in_another_kommuns_unit_is_refused(client: TestClient, hub: Hub) -> None:

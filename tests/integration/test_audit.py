@@ -21,8 +21,8 @@ from tests.support.trust import EP_A, EP_B, NAME_A, NAME_B, PNR_A, PNR_B, SECRET
 READERS = ["ops-anna", "region-vb", "umea-kommun", "lulea-kommun"]
 
 
-def _audit(hub: Any) -> list[dict[str, Any]]:
-    return [orjson.loads(r.value) for r in hub.log.read(topics.AUDIT, 0, 0, 100_000)]
+def _audit(running: Any) -> list[dict[str, Any]]:
+    return [orjson.loads(r.value) for r in running.log.read(topics.AUDIT, 0, 0, 100_000)]
 
 
 def _template(url: str, ids: dict[str, str]) -> str:

@@ -35,7 +35,8 @@ def _port() -> int:
 
 def _start(db: Path, mllp: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HUB_LOG__PATH": str(db), "HUB_HL7__PORT": str(mllp),
-           "HUB_HL7__WARDS": json.dumps(WARDS), "HUB_API__PORT": str(_port())}
+           "HUB_HL7__WARDS": json.dumps(WARDS), "HUB_API__PORT": str(_port()),
+           "HUB_ENGINE__PATIENT_KEY_SECRET": "a-test-secret"}
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "run"], cwd=db.parent, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30

@@ -53,8 +53,8 @@ def to_event(record: dict[str, Any], mapping: KommunMapping, kommunkod: str, rec
     try:
         kind = mapping.types.get(str(record.get(mapping.type_field, "")))
         if kind is None:
-            raise ValidationFailed([(mapping.type_field, f"unknown type '{str(record.get(mapping.type_field))[:30]}'; "
-                                     f"known: {', '.join(sorted(mapping.types))}")])
+            raise ValidationFailed([(mapping.type_field, "not a known message type; known: "
+                                     + ", ".join(sorted(mapping.types)))])
         time = dt.datetime.fromisoformat(_get(record, mapping, "time") or "")
         unit = _get(record, mapping, "unit") or ""
         payload: p.Payload
@@ -80,8 +80,9 @@ def to_event(record: dict[str, Any], mapping: KommunMapping, kommunkod: str, rec
         raise ValidationFailed([(f"{where}{loc}", msg) for loc, msg in exc.errors]) from None
     except ValidationError as exc:
         raise ValidationFailed([(f"{where}{loc}", msg) for loc, msg in validation_errors(exc)]) from None
-    except ValueError as exc:
-        raise ValidationFailed([(f"{where}{mapping.fields.get('time', 'time')}", f"not valid: {exc}")]) from None
+    except ValueError:
+        raise ValidationFailed([(f"{where}{mapping.fields.get('time', 'time')}",
+                                 "not a valid ISO 8601 date and time")]) from None
 
 
 def csv_records(data: bytes, mapping: KommunMapping) -> list[dict[str, Any]]:
@@ -91,5 +92,5 @@ def csv_records(data: bytes, mapping: KommunMapping) -> list[dict[str, Any]]:
         return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=mapping.csv_delimiter))
     except UnicodeDecodeError:
         raise ValidationFailed([("", "CSV must be UTF-8")]) from None
-    except csv.Error as exc:
-        raise ValidationFailed([("", f"not valid CSV: {exc}")]) from None
+    except csv.Error:
+        raise ValidationFailed([("", "not valid CSV (quoting or line endings)")]) from None
