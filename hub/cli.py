@@ -112,7 +112,7 @@ def run(config: ConfigOpt = None, data: DataOpt = None,
 def demo(
     config: ConfigOpt = None,
     data: DataOpt = None,
-    county: Annotated[str, typer.Option(help="vasterbotten, norrbotten or gavleborg.")] = "vasterbotten",
+    county: Annotated[str, typer.Option(help="vasterbotten, norrbotten, gavleborg or stockholm.")] = "vasterbotten",
     episodes: Annotated[int, typer.Option(help="Vårdtillfällen to play.")] = 60,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 3600.0,
     port: Annotated[int | None, typer.Option(help="API port (default 8000).")] = None,
@@ -144,7 +144,7 @@ def demo(
     try:
         sim = Simulator(county, start=start, episodes=episodes, seed=settings.demo.seed)
     except KeyError:
-        console.print(f"[red]unknown county {county!r}[/red]: vasterbotten, norrbotten or gavleborg")
+        console.print(f"[red]unknown county {county!r}[/red]: vasterbotten, norrbotten, gavleborg or stockholm")
         raise typer.Exit(2) from None
     traffic = sim.traffic()
     hub = build_hub(settings, clock=clock)
