@@ -57,7 +57,7 @@ class StatsProcessor(Processor[MonthState, EpisodeFigures]):
             episodes.pop(event.episode_id, None)
         else:
             episodes[event.episode_id] = event
-        new = MonthState(episodes=episodes, published=dict(current.published))
+        new = MonthState(episodes=dict(sorted(episodes.items())), published=dict(current.published))
         emits = []
         for figures in new.figures(key):
             body = figures.model_dump_json()
@@ -73,4 +73,5 @@ class StatsProcessor(Processor[MonthState, EpisodeFigures]):
                            source_message_id=f"{key}:{figures.care_type.value}:{version}:{event.episode_id}",
                            time=at, received_at=at, subject=key, trusted=True)
             emits.append(Emit(topics.STATS, key, ev))
+        new.published = dict(sorted(new.published.items()))  # same bytes whatever the arrival order
         return Step(new, tuple(emits))
