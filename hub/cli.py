@@ -237,13 +237,16 @@ def replay(
     until: Annotated[dt.datetime | None, typer.Option(
         help="With --input: advance every clock to this time (ISO 8601 with offset; default: "
         "the last event's time).", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"])] = None,
+    pack: Annotated[list[str] | None, typer.Option(
+        help="With --input: a rule pack for this run (repeatable; a shipped id or a file, a file "
+        "with 'base: <pack>' holding only overrides); it replaces the configured pack of its län.")] = None,
 ) -> None:
     """Rebuild processors' state from offset 0 of the log, or, with --input, run the process
     engine over a file of canonical events with a simulated clock and write a report.
     Deterministic: the same input gives the same state and the same report."""
     settings = _settings(config, data)
     if input_file is not None:
-        _simulate(settings, input_file, report, until)
+        _simulate(_with_packs(settings, pack or []), input_file, report, until)
         return
     names = processor or list(PROCESSORS)
     unknown = [n for n in names if n not in PROCESSORS]
@@ -259,6 +262,21 @@ def replay(
         out.print(f"replayed {hub.log.count(topics.EVENTS)} events through {', '.join(names)}")
     finally:
         hub.close()
+
+
+def _with_packs(settings: HubSettings, packs: list[str]) -> HubSettings:
+    """``settings`` with each of ``packs`` in place of the configured pack of its län."""
+    from hub.bootstrap import load_pack
+
+    engine = settings.engine
+    for name in packs:
+        lan = load_pack(name).lanskod
+        if load_pack(engine.rule_pack).lanskod == lan:
+            engine = engine.model_copy(update={"rule_pack": name})
+        else:
+            others = [p for p in engine.packs if load_pack(p).lanskod != lan]
+            engine = engine.model_copy(update={"packs": [*others, name]})
+    return settings.model_copy(update={"engine": engine})
 
 
 def _simulate(settings: HubSettings, input_file: Path, report: Path | None,
