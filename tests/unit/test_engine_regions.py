@@ -163,3 +163,21 @@ def test_a_directory_files_region_names_the_region_of_its_wards() -> None:
     text = (files("hub.demo") / "data" / "directory-stockholm.yaml").read_text(encoding="utf-8")
     text = text.replace('version: "demo-stockholm"', 'version: "x"\nregion: "03"')
     assert parse_directory(text, "x.yaml").region_of(KAROLINSKA) == "03"
+
+
+def test_the_stockholm_demo_traffic_runs_under_stockholms_agreement() -> None:
+    from hub.demo.simulator import Simulator
+
+    start = dt.datetime(2026, 3, 2, 6, tzinfo=dt.UTC)
+    events = Simulator("stockholm", start=start, episodes=20, seed=2, bad_share=0.0).events()
+    sthlm = demo_directory("stockholm")
+    agreements = build("stockholm", (), (), None, load_pack)
+    eng = EpisodeEngine(agreements.home, lambda: sthlm, SECRET, agreements=agreements)
+    until = start + dt.timedelta(days=30)
+    sim = simulate(eng, events, until)
+    reports = sim.reports(eng, until)
+    assert len(reports) == 20
+    assert {r.rule_pack for r in reports} == {"stockholm"}
+    assert {r.municipality for r in reports} <= {k for k in {u.municipality for u in sthlm.units()} if k}
+    assert not [e for e in sim.emitted if e.topic.startswith("svu.dlq.")]
+    assert [e for e in sim.emitted if e.topic.startswith("svu.deliveries.")]
