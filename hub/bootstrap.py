@@ -16,6 +16,8 @@ import uvicorn
 
 from hub.adapters.hl7.transport import MllpServer
 from hub.adapters.lifecare.transport import LifeCareClient
+from hub.domain.agreements import Agreements
+from hub.domain.agreements import build as build_agreements
 from hub.domain.clock import Clock
 from hub.domain.engine import EpisodeEngine
 from hub.domain.processor import Processor
@@ -49,25 +51,33 @@ class Resources:
 
     pack: RulePack
     directory: DirectoryHolder
+    agreements: Agreements | None = None
+
+
+def load_pack(name: str) -> RulePack:
+    """A shipped rule pack by id, or a pack file; ConfigurationError if bad."""
+    if name in BUILTIN_PACKS:
+        return builtin_pack(name)
+    path = Path(name)
+    try:
+        return parse_rule_pack(path.read_text(encoding="utf-8"), str(path))
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the rule pack: {exc.strerror}", file=name) from None
 
 
 def load_resources(settings: HubSettings) -> Resources:
-    """Rule pack (shipped or a file) and unit directory from settings; ConfigurationError if bad."""
-    name = settings.engine.rule_pack
-    if name in BUILTIN_PACKS:
-        pack = builtin_pack(name)
-    else:
-        path = Path(name)
-        try:
-            pack = parse_rule_pack(path.read_text(encoding="utf-8"), str(path))
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read the rule pack: {exc.strerror}", file=name) from None
-    return Resources(pack, DirectoryHolder(settings.engine.directory))
+    """Rule packs (shipped or files), agreements and unit directory from settings;
+    ConfigurationError if bad."""
+    e = settings.engine
+    agreements = build_agreements(e.rule_pack, e.packs, [(a.region, a.municipality, a.pack) for a in e.agreements],
+                                  e.liability_daily_rate_sek, load_pack)
+    return Resources(agreements.home, DirectoryHolder(e.directory), agreements)
 
 
 def _engine(settings: HubSettings, resources: Resources) -> Processor[Any, Any]:
     secret = settings.engine.patient_key_secret.get_secret_value().encode()
-    return EpisodeEngine(resources.pack, resources.directory.current, secret)
+    return EpisodeEngine(resources.pack, resources.directory.current, secret,
+                         agreements=resources.agreements)
 
 
 def engine_for(settings: HubSettings) -> EpisodeEngine:

@@ -129,7 +129,7 @@ def run(config: ConfigOpt = None, data: DataOpt = None,
 def demo(
     config: ConfigOpt = None,
     data: DataOpt = None,
-    county: Annotated[str, typer.Option(help="vasterbotten, norrbotten or gavleborg.")] = "vasterbotten",
+    county: Annotated[str, typer.Option(help="vasterbotten, norrbotten, gavleborg or stockholm.")] = "vasterbotten",
     episodes: Annotated[int, typer.Option(help="Vårdtillfällen to play.")] = 60,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 3600.0,
     port: Annotated[int | None, typer.Option(help="API port (default 8000).")] = None,
@@ -161,7 +161,7 @@ def demo(
     try:
         sim = Simulator(county, start=start, episodes=episodes, seed=settings.demo.seed)
     except KeyError:
-        console.print(f"[red]unknown county {county!r}[/red]: vasterbotten, norrbotten or gavleborg")
+        console.print(f"[red]unknown county {county!r}[/red]: vasterbotten, norrbotten, gavleborg or stockholm")
         raise typer.Exit(2) from None
     traffic = sim.traffic()
     hub = build_hub(settings, clock=clock)
@@ -267,13 +267,16 @@ def replay(
     until: Annotated[dt.datetime | None, typer.Option(
         help="With --input: advance every clock to this time (ISO 8601 with offset; default: "
         "the last event's time).", formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M%z"])] = None,
+    pack: Annotated[list[str] | None, typer.Option(
+        help="With --input: a rule pack for this run (repeatable; a shipped id or a file, a file "
+        "with 'base: <pack>' holding only overrides); it replaces the configured pack of its län.")] = None,
 ) -> None:
     """Rebuild processors' state from offset 0 of the log, or, with --input, run the process
     engine over a file of canonical events with a simulated clock and write a report.
     Deterministic: the same input gives the same state and the same report."""
     settings = _settings(config, data)
     if input_file is not None:
-        _simulate(settings, input_file, report, until)
+        _simulate(_with_packs(settings, pack or []), input_file, report, until)
         return
     names = processor or list(PROCESSORS)
     unknown = [n for n in names if n not in PROCESSORS]
@@ -299,6 +302,21 @@ def replay(
                   f"bytes), {checked.new} new")
     finally:
         hub.close()
+
+
+def _with_packs(settings: HubSettings, packs: list[str]) -> HubSettings:
+    """``settings`` with each of ``packs`` in place of the configured pack of its län."""
+    from hub.bootstrap import load_pack
+
+    engine = settings.engine
+    for name in packs:
+        lan = load_pack(name).lanskod
+        if load_pack(engine.rule_pack).lanskod == lan:
+            engine = engine.model_copy(update={"rule_pack": name})
+        else:
+            others = [p for p in engine.packs if load_pack(p).lanskod != lan]
+            engine = engine.model_copy(update={"packs": [*others, name]})
+    return settings.model_copy(update={"engine": engine})
 
 
 def _simulate(settings: HubSettings, input_file: Path, report: Path | None,

@@ -60,16 +60,37 @@ class RuntimeSettings(_Component):
                             "a crash loop (/ready false, ops alert).")
 
 
+class AgreementSettings(_Component):
+    """A bilateral agreement: the hospitals of ``region`` and patients of ``municipality``."""
+
+    region: str = Field(pattern=r"^\d{2}$", description="Länskod of the hospitals' region.")
+    municipality: str = Field(pattern=r"^(\d{2}|\d{4})$",
+                              description="Kommunkod of the patients' kommun, or a länskod for all of its kommuner.")
+    pack: str = Field(description="The agreement's rule pack: a shipped id or a file (a file with "
+                      "'base: <pack>' holds only overrides).")
+
+
 class EngineSettings(_Component):
     """The process engine: which rule pack, which unit directory."""
 
     rule_pack: str = Field(
         default="vasterbotten",
-        description="A shipped rule pack (vasterbotten, norrbotten, gavleborg, stockholm) or the "
-        "path of a pack file (YAML).")
+        description="The hub's own county's rule pack: a shipped one (vasterbotten, norrbotten, "
+        "gavleborg, stockholm, lag-2017-612) or the path of a pack file (YAML; a file with "
+        "'base: <pack>' holds only overrides). Its län is the region of hospitals not in the directory.")
+    packs: list[str] = Field(
+        default_factory=list, description="Other counties' rule packs (shipped ids or files), for "
+        "a hub that serves the hospitals of several regions: each applies to its own region's "
+        "hospitals and kommuner.")
+    agreements: list[AgreementSettings] = Field(
+        default_factory=list, description="Bilateral agreements between a region and a kommun (or "
+        "a whole county) of another län; they win over the county packs and the law's defaults.")
+    liability_daily_rate_sek: int | None = Field(
+        default=None, ge=0, description="Amount per vårddygn for years Socialstyrelsen's amount is "
+        "not known to the law's pack (lag-2017-612); the report says when it was used.")
     directory: Path | None = Field(
-        default=None, description="Unit directory file (YAML); reloadable while running. Without "
-        "it meddelanden are not routed.")
+        default=None, description="Unit directory file (YAML), or a folder of such files (one per "
+        "region, side by side); reloadable while running. Without it meddelanden are not routed.")
     patient_key_secret: SecretStr = Field(
         default=SecretStr("change-me-in-production"),
         description="Key of the patient hash that links a patient's episodes (readmissions) "

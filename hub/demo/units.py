@@ -19,6 +19,8 @@ COUNTIES: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
                                  ("Gällivare sjukhus", "2523"), ("Kiruna sjukhus", "2584"))),
     "gavleborg": ("21", "RGG", (("Gävle sjukhus", "2180"), ("Hudiksvalls sjukhus", "2184"),
                                 ("Bollnäs sjukhus", "2183"))),
+    "stockholm": ("01", "SLL", (("Karolinska universitetssjukhuset Solna", "0184"),
+                                ("Södersjukhuset", "0180"), ("Danderyds sjukhus", "0162"))),
 }
 
 WARD_NAMES = ("Medicinavdelning", "Geriatrisk avdelning", "Ortopedavdelning", "Psykiatrisk avdelning")
@@ -68,7 +70,7 @@ class CountyUnits:
 
 
 def county_units(county: str) -> CountyUnits:
-    """The demo's units of ``county`` (vasterbotten, norrbotten or gavleborg)."""
+    """The demo's units of ``county`` (vasterbotten, norrbotten, gavleborg or stockholm)."""
     lanskod, prefix, hospitals = COUNTIES[county]
     region = region_orgnr(lanskod)
     wards = []

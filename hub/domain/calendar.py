@@ -134,11 +134,24 @@ def liability_days(notice_at: dt.datetime, end_at: dt.datetime, rule: PaymentLia
 
 
 def liability_amount(days: int, rule: PaymentLiability, year: int) -> int:
-    """Days × the pack's daily rate for ``year`` (the latest earlier year's rate if none)."""
-    rates = {y: r for y, r in rule.daily_rate.items() if y <= year}
-    if not rates:
-        return 0
-    return days * rates[max(rates)]
+    """Days × the pack's daily rate for ``year`` (see ``daily_rate``; 0 when none is known)."""
+    rate, _ = daily_rate(rule, year)
+    return days * rate if rate is not None else 0
+
+
+def daily_rate(rule: PaymentLiability, year: int) -> tuple[int | None, str]:
+    """The amount per vårddygn for ``year`` and where it comes from: the pack's amount for the
+    year; else, by the pack's ``unknown_year``, the latest earlier year's or the setting."""
+    if year in rule.daily_rate:
+        return rule.daily_rate[year], f"payment_liability.daily_rate {year}"
+    if rule.unknown_year == "latest_earlier":
+        earlier = [y for y in rule.daily_rate if y <= year]
+        if earlier:
+            return rule.daily_rate[max(earlier)], f"payment_liability.daily_rate {max(earlier)} (latest before {year})"
+        return None, f"no amount for {year} in the pack"
+    if rule.setting_rate is not None:
+        return rule.setting_rate, f"setting engine.liability_daily_rate_sek (no amount known for {year})"
+    return None, f"no amount known for {year}: set engine.liability_daily_rate_sek"
 
 
 def sip_window(colour: ColourTrack, discharged_at: dt.datetime,

@@ -61,7 +61,7 @@ def _line_of(doc: Any, loc: tuple[int | str, ...]) -> int | None:
     node = doc
     for part in loc:
         if isinstance(node, dict) and str(part) in node:
-            line = node["__lines__"].get(str(part), line)
+            line = node.get("__lines__", {}).get(str(part), line)
             node = node[str(part)]
         elif isinstance(node, _Seq) and isinstance(part, int) and part < len(node):
             line = node.lines[part]

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from hub.domain.configfile import line_of, load_yaml, validate
 from hub.errors import ConfigurationError
 from hub.schemas.base import TargetSystem, UnitKind
-from hub.schemas.identifiers import HsaId, Kommunkod
+from hub.schemas.identifiers import HsaId, Kommunkod, Lanskod
 
 
 class SystemPeriod(BaseModel):
@@ -59,14 +59,18 @@ class _File(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     version: str = ""
+    region: Lanskod | None = Field(default=None, description="The region whose units these are "
+                                   "(länskod); else a unit's region is its kommun's län.")
     units: list[DirectoryUnit]
 
 
 class UnitDirectory:
     """Look-ups over the units."""
 
-    def __init__(self, units: Sequence[DirectoryUnit], *, version: str = "") -> None:
+    def __init__(self, units: Sequence[DirectoryUnit], *, version: str = "",
+                 regions: dict[str, str] | None = None) -> None:
         self.version = version
+        self._regions = dict(regions or {})
         self._units = list(units)
         self._by_hsa = {u.hsa_id: u for u in self._units}
         self._wards: dict[str, str] = {}
@@ -84,6 +88,17 @@ class UnitDirectory:
         return [u for u in self._units
                 if (kind is None or u.kind is kind)
                 and (municipality is None or u.municipality == municipality)]
+
+    def region_of(self, hsa_id: str) -> str | None:
+        """The länskod of a region unit's region: its file's ``region``, else the län of the
+        kommun it lies in; None for a unit not in the directory."""
+        unit = self._by_hsa.get(hsa_id)
+        if unit is None:
+            return None
+        found = self._regions.get(hsa_id)
+        if found is None and unit.municipality is not None:
+            found = unit.municipality[:2]
+        return found
 
     def system_on(self, hsa_id: str, day: dt.date) -> TargetSystem | None:
         unit = self._by_hsa.get(hsa_id)
@@ -129,4 +144,30 @@ def parse_directory(text: str, filename: str) -> UnitDirectory:
                                          line=line_of(doc, ("units", i, "ward_codes")),
                                          field=f"units.{i}.ward_codes")
             codes[code] = i
-    return UnitDirectory(parsed.units, version=parsed.version)
+    regions = ({u.hsa_id: parsed.region for u in parsed.units if u.huvudman == "region"}
+               if parsed.region else {})
+    return UnitDirectory(parsed.units, version=parsed.version, regions=regions)
+
+
+def combine(directories: Sequence[tuple[str, UnitDirectory]]) -> UnitDirectory:
+    """Several regions' directories side by side (``(file name, directory)`` pairs); an HSA-id
+    or a ward code in two files is refused, naming both files."""
+    units: list[DirectoryUnit] = []
+    regions: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    wards: dict[str, str] = {}
+    for filename, directory in directories:
+        for unit in directory.units():
+            if unit.hsa_id in owner:
+                raise ConfigurationError(f"hsa_id {unit.hsa_id} is in two directories "
+                                         f"({owner[unit.hsa_id]} and {filename})", file=filename)
+            owner[unit.hsa_id] = filename
+            for code in unit.ward_codes:
+                if code in wards:
+                    raise ConfigurationError(f"ward code {code} is in two directories "
+                                             f"({wards[code]} and {filename})", file=filename)
+                wards[code] = filename
+            units.append(unit)
+        regions.update(directory._regions)
+    version = "+".join(d.version for _, d in directories if d.version)
+    return UnitDirectory(units, version=version, regions=regions)

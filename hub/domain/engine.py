@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from hub.domain import alerting, deadlines
+from hub.domain.agreements import Agreements
 from hub.domain.directory import UnitDirectory
 from hub.domain.episode import EpisodeState, apply
 from hub.domain.figures import episode_figures
@@ -61,10 +62,16 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
     STATE = EpisodeState
 
     def __init__(self, pack: RulePack, directory: Callable[[], UnitDirectory | None],
-                 secret: bytes) -> None:
+                 secret: bytes, *, agreements: Agreements | None = None) -> None:
         self.pack = pack
+        self.agreements = agreements or Agreements.only(pack)
         self.directory = directory
         self.secret = secret
+
+    def pack_for(self, s: EpisodeState) -> RulePack:
+        """The agreement that binds the episode: its hospital's region and the patient's kommun."""
+        region = self.agreements.region_of(s.ward, self.directory())
+        return self.agreements.select(region, s.municipality)
 
     def on_event(self, state: EpisodeState | None, key: str, event: Envelope,
                  now: dt.datetime) -> Step[EpisodeState]:
@@ -90,7 +97,7 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
             episode_id=new.episode_id, admitted_at=new.admitted_at,
             discharged_at=new.discharged_at if new.is_discharged else None,
             cancelled=new.is_cancelled,
-            readmission_days=self.pack.for_municipality(new.municipality).readmission_days)
+            readmission_days=self.pack_for(new).readmission_days)
         return [Emit(topics.PATIENTS, new.patient_key, entry)]
 
     def on_timer(self, state: EpisodeState, key: str, now: dt.datetime) -> Step[EpisodeState]:
@@ -100,14 +107,14 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
 
     def _evaluate(self, s: EpisodeState, key: str, now: dt.datetime, emits: list[Emit],
                   changed_at: dt.datetime | None = None) -> Step[EpisodeState]:
-        pack = self.pack.for_municipality(s.municipality)
-        found = deadlines.derive(s, self.pack)
+        pack = self.pack_for(s)
+        found = deadlines.derive(s, pack)
         alerts, transitions, wake = alerting.evaluate(s, found, pack.escalation.after, now,
                                                       changed_at)
         alerts, quality = alerting.quality_alerts(s, alerts, f"{pack.id}: data quality")
         if alerts != s.alerts or wake != s.wake:
             s = s.model_copy(update={"alerts": alerts, "wake": wake})
-        s, figures = self._figures(s, now)
+        s, figures = self._figures(s, pack, now)
         emits += figures
         for t in [*quality, *transitions]:
             name = type(t.payload).EVENT_NAME
@@ -119,10 +126,11 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
             emits.append(Emit(topics.ALERTS, key, ev))
         return Step(s, tuple(emits), wake)
 
-    def _figures(self, s: EpisodeState, now: dt.datetime) -> tuple[EpisodeState, list[Emit]]:
+    def _figures(self, s: EpisodeState, pack: RulePack,
+                 now: dt.datetime) -> tuple[EpisodeState, list[Emit]]:
         """Publish the episode's follow-up figures once closed, again whenever they change, and
         a retraction under the old key when its kommun or month changed."""
-        figures = episode_figures(s, self.pack, now)
+        figures = episode_figures(s, pack, now)
         if figures is None and s.figures_key is None:
             return s, []
         key = stats_key(figures.municipality, figures.month) if figures else None

@@ -1,5 +1,5 @@
 """Readmissions (återinskrivningar): an episode that begins within the rule pack's window (30
-days, W19) after the discharge of an earlier episode of the same patient is linked to it.
+calendar days, W19) after the discharge of an earlier episode of the same patient is linked to it.
 
 Episodes are keyed by vårdtillfälle, so the engine republishes each episode's admission and
 discharge on ``svu.internal.patients`` keyed by a keyed hash of the patient (never the
@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
+from hub.domain.calendar import local_date
 from hub.domain.processor import Emit, Processor, Step
 from hub.schemas import topics
 from hub.schemas.envelope import new_event
@@ -74,12 +75,14 @@ def _links(episodes: dict[str, PatientIndexEntry], linked: list[str]) -> tuple[l
             continue
         prev = max(earlier, key=lambda e: (e.discharged_at, e.episode_id))
         assert prev.discharged_at is not None
-        gap = later.admitted_at - prev.discharged_at
-        if gap > dt.timedelta(days=later.readmission_days):
+        # "within 30 days" counts calendar days (Stockholm dates), not elapsed time: 30 days
+        # and an hour after the discharge is still within
+        days = (local_date(later.admitted_at) - local_date(prev.discharged_at)).days
+        if days > later.readmission_days:
             continue
         payload = ReadmissionLinked(previous_episode=prev.episode_id,
                                     previous_discharged_at=prev.discharged_at,
-                                    admitted_at=later.admitted_at, days_after_discharge=gap.days)
+                                    admitted_at=later.admitted_at, days_after_discharge=days)
         ev = new_event(payload, episode_id=later.episode_id, source=SOURCE,
                        source_message_id=f"{later.episode_id}:after:{prev.episode_id}",
                        time=later.admitted_at, received_at=later.admitted_at, trusted=True)

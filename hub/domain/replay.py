@@ -31,7 +31,9 @@ class Simulation:
     emitted: list[Emit] = field(default_factory=list)
 
     def reports(self, engine: EpisodeEngine, until: dt.datetime) -> list[EpisodeReport]:
-        return [episode_report(s, engine.pack, until) for _, s in sorted(self.states.items())]
+        return [episode_report(s, engine.pack_for(s), until,
+                               engine.agreements.region_of(s.ward, engine.directory()))
+                for _, s in sorted(self.states.items())]
 
 
 def _fire(engine: EpisodeEngine, sim: Simulation, key: str, until: dt.datetime) -> None:

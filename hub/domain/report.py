@@ -41,18 +41,30 @@ def liability(s: EpisodeState, pack: RulePack, now: dt.datetime) -> LiabilityRep
     for start, stop in s.ready_periods(end):
         days += cal.liability_days(start, stop or now, rule, psychiatric)
     first = s.first_ready_at
-    rate = None
+    rate: int | None = None
+    source = None
     amount = 0
     if first is not None and days and not why:
-        amount = cal.liability_amount(days, rule, cal.local_date(first).year)
-        rate = amount // days if days else None
+        rate, source = cal.daily_rate(rule, cal.local_date(first).year)
+        amount = days * rate if rate is not None else 0
     return LiabilityReport(applies=not why, not_applicable_because=why,
                            days=days if not why else 0, amount_sek=amount if not why else 0,
-                           daily_rate_sek=rate)
+                           daily_rate_sek=rate, daily_rate_source=source)
 
 
-def episode_report(s: EpisodeState, pack: RulePack, now: dt.datetime) -> EpisodeReport:
-    """The report of one episode as it stands at ``now``."""
+def days_ready(s: EpisodeState, now: dt.datetime) -> int | None:
+    """Calendar days as utskrivningsklar (utskrivningsdatum − utskrivningsklar-datum; W21)."""
+    first = s.first_ready_at
+    if first is None:
+        return None
+    end = s.discharged_at if s.is_discharged and s.discharged_at is not None else now
+    return max(0, (cal.local_date(end) - cal.local_date(first)).days)
+
+
+def episode_report(s: EpisodeState, pack: RulePack, now: dt.datetime,
+                   region: str | None = None) -> EpisodeReport:
+    """The report of one episode as it stands at ``now``, under ``pack`` (the agreement that
+    binds it; ``region`` the hospital's)."""
     effective = pack.for_municipality(s.municipality)
     deadlines = []
     for d in derive(s, pack):
@@ -70,11 +82,13 @@ def episode_report(s: EpisodeState, pack: RulePack, now: dt.datetime) -> Episode
                                   escalated_at=escalated, resolved_at=st.resolved_at))
     category = category_of(s)
     return EpisodeReport(
-        episode_id=s.episode_id, municipality=s.municipality, care_type=s.care_type.value,
+        episode_id=s.episode_id, rule_pack=effective.id, hospital_region=region,
+        municipality=s.municipality, care_type=s.care_type.value,
         category=category.value if category else None, receivers=list(s.notice_recipients),
         admitted_at=s.admitted_at, ready_at=s.first_ready_at,
         discharged_at=s.discharged_at if s.is_discharged else None, cancelled=s.is_cancelled,
         deadlines=deadlines, alerts=alerts, liability=liability(s, pack, now),
         estimated_date_postponements=s.postponements,
         postponed_after_preparation=s.postponed_after_preparation,
-        readmission_of=s.readmission_of, data_quality=sorted(s.quality))
+        readmission_of=s.readmission_of, readmission_days=s.readmission_days,
+        days_ready=days_ready(s, now), data_quality=sorted(s.quality))

@@ -7,6 +7,7 @@ of different rules (domain.md §1–§3 and its Deadlines table). A pack is a YA
 from __future__ import annotations
 
 import datetime as dt
+import re
 from functools import cache
 from importlib.resources import files
 from typing import Any, Literal
@@ -20,10 +21,12 @@ from pydantic import (
     model_validator,
 )
 
-from hub.domain.configfile import load_yaml, validate
+from hub.domain.configfile import line_of, load_yaml, validate
 from hub.errors import ConfigurationError
 
-BUILTIN_PACKS = ("vasterbotten", "norrbotten", "gavleborg", "stockholm")
+BUILTIN_PACKS = ("vasterbotten", "norrbotten", "gavleborg", "stockholm", "lag-2017-612")
+LAW_PACK = "lag-2017-612"
+"""The law's defaults: the pack of an episode whose region and kommun have no agreement."""
 LIABILITY_CONDITIONS = frozenset({
     "admission_notice_to_kommun", "ready_notice_to_kommun", "sip_called_when_required",
     "primary_care_information_available",
@@ -71,6 +74,11 @@ class PaymentLiability(_Rules):
     notice_cutoff: dt.time | None = None
     requires: frozenset[str] = frozenset({"admission_notice_to_kommun", "ready_notice_to_kommun"})
     daily_rate: dict[int, int] = Field(default_factory=lambda: {2019: 7800, 2022: 9300})
+    unknown_year: Literal["latest_earlier", "setting"] = Field(
+        default="latest_earlier", description="A year without its own amount: the latest earlier "
+        "year's, or the setting ``engine.liability_daily_rate_sek``.")
+    setting_rate: int | None = Field(default=None, ge=0, description="The setting's amount, "
+                                     "filled in by the composition root.")
 
     @model_validator(mode="after")
     def _known_conditions(self) -> PaymentLiability:
@@ -85,7 +93,7 @@ class RulePack(_Rules):
 
     id: str = Field(pattern=r"^[a-z0-9_-]+$")
     name: str
-    lanskod: str = Field(pattern=r"^\d{2}$")
+    lanskod: str = Field(pattern=r"^\d{2}$", description="The county; 00 for the law's defaults.")
     sources: dict[str, str] = Field(default_factory=dict,
                                     description="rule field → the document it comes from")
     admission_notice_hours: int = Field(default=24, ge=1, le=240)
@@ -185,11 +193,39 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
 
 
 def parse_rule_pack(text: str, filename: str) -> RulePack:
-    """A rule pack from YAML text; ConfigurationError naming file, line and field."""
+    """A rule pack from YAML text; ConfigurationError naming file, line and field.
+
+    A file with ``base: <shipped pack>`` holds only overrides (kvitteringstider, weekend
+    policy, days …), merged over that pack; ``id`` defaults to ``<base>+<file name>``.
+    """
     doc = load_yaml(text, filename)
     if not isinstance(doc, dict):
         raise ConfigurationError("a rule pack must be a mapping", file=filename, line=1)
-    return validate(RulePack, doc, filename)
+    base_id = doc.get("base")
+    if base_id is None:
+        return validate(RulePack, doc, filename)
+    if not isinstance(base_id, str) or base_id not in BUILTIN_PACKS:
+        raise ConfigurationError(f"base must be a shipped pack: {', '.join(BUILTIN_PACKS)}",
+                                 file=filename, line=line_of(doc, ("base",)), field="base")
+    base = builtin_pack(base_id).model_dump()
+    stem = filename.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0].lower()
+    default_id = re.sub(r"[^a-z0-9_-]+", "-", f"{base_id}-{stem}").strip("-")
+    overrides = {k: v for k, v in doc.items() if k != "base"}
+    merged = _deep_merge(base, {"id": default_id, **_plain(overrides)})
+    return validate(RulePack, _relined(merged, doc), filename)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if k != "__lines__"}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _relined(merged: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """The merged pack with the override file's line numbers, for error messages."""
+    return {**merged, "__lines__": doc.get("__lines__", {})}
 
 
 @cache

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
+from hub.domain.calendar import at_local
 from hub.domain.figures import monthly
 from hub.domain.processor import Emit, Processor, Step
 from hub.schemas import topics
@@ -56,7 +57,7 @@ class StatsProcessor(Processor[MonthState, EpisodeFigures]):
             episodes.pop(event.episode_id, None)
         else:
             episodes[event.episode_id] = event
-        new = MonthState(episodes=episodes, published=dict(current.published))
+        new = MonthState(episodes=dict(sorted(episodes.items())), published=dict(current.published))
         emits = []
         for figures in new.figures(key):
             body = figures.model_dump_json()
@@ -66,8 +67,11 @@ class StatsProcessor(Processor[MonthState, EpisodeFigures]):
                 continue
             new.published[figures.care_type.value] = body
             version = len(episodes)
+            # the month's own first instant, not the processing clock: a replay gives the same
+            at = at_local(dt.date.fromisoformat(f"{figures.month}-01"), dt.time(0))
             ev = new_event(figures, episode_id=key, source=SOURCE,
                            source_message_id=f"{key}:{figures.care_type.value}:{version}:{event.episode_id}",
-                           time=now, received_at=now, subject=key, trusted=True)
+                           time=at, received_at=at, subject=key, trusted=True)
             emits.append(Emit(topics.STATS, key, ev))
+        new.published = dict(sorted(new.published.items()))  # same bytes whatever the arrival order
         return Step(new, tuple(emits))

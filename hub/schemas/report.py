@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class DeadlineReport(BaseModel):
@@ -46,6 +46,9 @@ class LiabilityReport(BaseModel):
     days: int
     amount_sek: int
     daily_rate_sek: int | None
+    daily_rate_source: str | None = Field(
+        default=None, description="Where the amount per day comes from: the pack's amount of the "
+        "year, the latest earlier one, or the setting engine.liability_daily_rate_sek.")
 
 
 class EpisodeReport(BaseModel):
@@ -54,6 +57,9 @@ class EpisodeReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     episode_id: str
+    rule_pack: str = Field(description="The agreement used: a county pack (with its kommun "
+                           "override, e.g. norrbotten/2582), a bilateral one, or lag-2017-612.")
+    hospital_region: str | None = Field(default=None, description="Länskod of the ward's region.")
     municipality: str | None
     care_type: str
     category: str | None
@@ -68,6 +74,11 @@ class EpisodeReport(BaseModel):
     estimated_date_postponements: int
     postponed_after_preparation: int
     readmission_of: str | None
+    readmission_days: int | None = Field(
+        default=None, description="Calendar days from the earlier episode's discharge to this admission.")
+    days_ready: int | None = Field(
+        default=None, description="Calendar days as utskrivningsklar: from the first utskrivningsklar "
+        "date to the discharge date (or to the report's time while admitted); 0 the same day.")
     data_quality: list[str]
 
     def to_line(self) -> str:

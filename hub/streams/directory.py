@@ -1,13 +1,14 @@
 """The unit directory as the running hub holds it: read from its file at start, reloadable
 while running (``reload``), never half-replaced — a file that does not parse leaves the
-current directory in force and reports the error."""
+current directory in force and reports the error. A folder holds several regions' directories
+side by side (every ``*.yaml`` in it)."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
-from hub.domain.directory import UnitDirectory, parse_directory
+from hub.domain.directory import UnitDirectory, combine, parse_directory
 from hub.errors import ConfigurationError
 
 
@@ -21,7 +22,7 @@ class DirectoryHolder:
         self.loaded_from: str | None = None
         self._mtime: int | None = None
         if path is not None:
-            self._mtime = path.stat().st_mtime_ns if path.exists() else None
+            self._mtime = self._signature() if path.exists() else None
             self.reload()
 
     def current(self) -> UnitDirectory | None:
@@ -33,7 +34,7 @@ class DirectoryHolder:
         if self.path is None:
             return False
         try:
-            mtime = self.path.stat().st_mtime_ns
+            mtime = self._signature()
         except OSError:
             return False
         if mtime == self._mtime:
@@ -42,16 +43,29 @@ class DirectoryHolder:
         self.reload()
         return True
 
+    def _signature(self) -> int:
+        """The file's modification time; for a folder, of every directory file in it."""
+        assert self.path is not None
+        if self.path.is_dir():
+            return hash(tuple((f.name, f.stat().st_mtime_ns) for f in sorted(self.path.glob("*.yaml"))))
+        return self.path.stat().st_mtime_ns
+
     def reload(self) -> UnitDirectory:
         """Parse the file again and swap it in; ConfigurationError (file, line, field) if bad."""
         if self.path is None:
             raise ConfigurationError("no unit directory file is configured (engine.directory)")
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read the unit directory: {exc.strerror}",
-                                     file=str(self.path)) from None
-        directory = parse_directory(text, str(self.path))
+        files = sorted(self.path.glob("*.yaml")) if self.path.is_dir() else [self.path]
+        if not files:
+            raise ConfigurationError("no unit directory (*.yaml) in the folder", file=str(self.path))
+        parsed = []
+        for file in files:  # a folder: every region's directory side by side
+            try:
+                text = file.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigurationError(f"cannot read the unit directory: {exc.strerror}",
+                                         file=str(file)) from None
+            parsed.append((str(file), parse_directory(text, str(file))))
+        directory = parsed[0][1] if len(parsed) == 1 else combine(parsed)
         with self._lock:
             self._current = directory
             self.loaded_from = str(self.path)

@@ -23,9 +23,11 @@ def local(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> dt.datetime:
 class Episode:
     """Collects events of one episode in the order they are added."""
 
-    def __init__(self, episode_id: str = "VLL-2026-000001", municipality: str = "2480") -> None:
+    def __init__(self, episode_id: str = "VLL-2026-000001", municipality: str = "2480",
+                 ward: str = WARD) -> None:
         self.id = episode_id
         self.municipality = municipality
+        self.ward = ward
         self.events: list[Envelope] = []
 
     def add(self, payload: p.Payload, at: dt.datetime, source: str = "/test") -> Envelope:
@@ -36,7 +38,7 @@ class Episode:
 
     def admit(self, at: dt.datetime, needs: p.Needs | None = NEEDS_CD,
               care: CareType = CareType.SOMATIC) -> Episode:
-        self.add(p.PatientAdmitted(patient=patient(self.municipality), ward=WARD, admitted_at=at,
+        self.add(p.PatientAdmitted(patient=patient(self.municipality), ward=self.ward, admitted_at=at,
                                    needs=needs, care_type=care), at)
         return self
 

@@ -72,3 +72,21 @@ def test_bad_yaml_names_the_line() -> None:
         parse_rule_pack("id: x\nname: [unclosed\n", "p.yaml")
     assert exc.value.line is not None
     assert "not valid YAML" in str(exc.value)
+
+
+def test_the_laws_pack_has_the_defaults_and_socialstyrelsens_known_amounts() -> None:
+    law = builtin_pack("lag-2017-612")
+    rule = law.payment_liability
+    assert (law.lanskod, rule.days_after_notice, rule.notice_cutoff, rule.psychiatry_days) == ("00", 3, None, None)
+    assert rule.requires == {"admission_notice_to_kommun", "ready_notice_to_kommun"}  # no local conditions
+    assert rule.daily_rate == {2019: 7800, 2022: 9300} and rule.unknown_year == "setting"
+    assert law.municipalities == {}
+
+
+def test_an_override_file_names_its_base_and_only_what_differs() -> None:
+    pack = parse_rule_pack("base: gavleborg\nsip_invitation_days: 2\n", "/tmp/Sip Två.yaml")
+    assert (pack.id, pack.sip_invitation_days, pack.lanskod) == ("gavleborg-sip-tv", 2, "21")
+    assert pack.discharge_documents_on == builtin_pack("gavleborg").discharge_documents_on
+    with pytest.raises(ConfigurationError, match="base must be a shipped pack") as exc:
+        parse_rule_pack("sip_invitation_days: 2\nbase: nowhere\n", "x.yaml")
+    assert exc.value.line == 2

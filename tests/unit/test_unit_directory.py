@@ -69,8 +69,32 @@ def test_invalid_fields_are_named(bad: str, field: str) -> None:
     assert exc.value.line == (12 if "kind" in bad else 13)
 
 
-@pytest.mark.parametrize("county", ["vasterbotten", "norrbotten", "gavleborg"])
+@pytest.mark.parametrize("county", ["vasterbotten", "norrbotten", "gavleborg", "stockholm"])
 def test_shipped_demo_directories_are_what_the_generator_makes(county: str) -> None:
     shipped = (files("hub.demo") / "data" / f"directory-{county}.yaml").read_text(encoding="utf-8")
     assert shipped == directory_yaml(county)
     assert len(parse_directory(shipped, county)) > 40
+
+
+def test_a_folder_holds_several_regions_directories_side_by_side(tmp_path) -> None:
+    from hub.streams.directory import DirectoryHolder
+
+    def unit(hsa: str, kommun: str, code: str) -> str:
+        return (f'  - {{hsa_id: {hsa}, name: "Avd", huvudman: region, kind: slutenvard, municipality: "{kommun}", '
+                f"systems: [{{system: lifecare, from_date: 2018-01-01}}], ward_codes: [{code}]}}\n")
+
+    (tmp_path / "a.yaml").write_text('version: "a"\nunits:\n' + unit("SE2321000248-V00", "2480", "U1"),
+                                     encoding="utf-8")
+    (tmp_path / "b.yaml").write_text('version: "b"\nregion: "25"\nunits:\n' + unit("SE2321000255-V00", "2580", "L1"),
+                                     encoding="utf-8")
+    holder = DirectoryHolder(tmp_path)
+    both = holder.current()
+    assert both is not None and len(both) == 2 and both.version == "a+b"
+    assert (both.region_of("SE2321000248-V00"), both.region_of("SE2321000255-V00")) == ("24", "25")
+    assert both.ward_for_code("L1") == "SE2321000255-V00"
+    assert not holder.reload_if_changed()
+    (tmp_path / "c.yaml").write_text('version: "c"\nunits:\n' + unit("SE2321000263-V00", "0180", "L1"),
+                                     encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="ward code L1 is in two directories"):
+        holder.reload_if_changed()
+    assert holder.current() is both  # the previous directories stay in force
