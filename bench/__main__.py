@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import delivery, engine, foundation, hl7, kafka, kafka_roles
+from bench import deployed, delivery, engine, foundation, hl7, kafka, kafka_roles, soak
 
 BENCHMARKS = {"foundation": foundation.main, "engine": engine.main, "hl7": hl7.main, "delivery": delivery.main,
-              "kafka": kafka.main, "kafka-roles": kafka_roles.main}
+              "kafka": kafka.main, "kafka-roles": kafka_roles.main,
+              "deployed": lambda: deployed.main([]), "soak": lambda: soak.main([])}
 
 
 def main() -> None:

@@ -110,12 +110,12 @@ def _lag(api: str) -> int | None:
     return sum(lag.values()) if isinstance(lag, dict) else None
 
 
-def start_hub(folder: Path) -> tuple[subprocess.Popen[bytes], int, str]:
+def start_hub(folder: Path, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], int, str]:
     mllp, api = _port(), _port()
     directory = Path(str(files("hub.demo") / "data" / "directory-vasterbotten.yaml"))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HUB_LOG__PATH": str(folder / "hub.db"),
            "HUB_HL7__PORT": str(mllp), "HUB_API__PORT": str(api), "HUB_ENGINE__DIRECTORY": str(directory),
-           "HUB_ENGINE__RULE_PACK": "vasterbotten"}
+           "HUB_ENGINE__RULE_PACK": "vasterbotten", **(extra_env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "run"], cwd=folder, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{api}"
