@@ -85,6 +85,8 @@ def _die_with_parent() -> None:
 
 def _child(build: Build, data: Path, idle_sleep: float, parent: int) -> None:
     _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        return
     stopping = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stopping.update(now=True))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us
