@@ -4,6 +4,7 @@
   data), counted, and restarted after a back-off that doubles up to a limit.
 - A store error (``StoreUnavailable``: lock timeout, full disk, I/O error) pauses the task; it is
   retried at the same back-off and resumes by itself once the store accepts writes again.
+- A task restarted after a failure or a pause counts as running once it stayed up ``settle_s``.
 - A task that is not running (paused, waiting to restart, exited) or restarts in a loop makes
   ``check()`` fail, which turns ``/ready`` false, and raises an ops alert: an ERROR log line
   ``ops alert: task … `` and the gauge ``svu_hub_task_alert``; both clear when the task runs again.
@@ -78,8 +79,9 @@ class Supervisor:
     """Runs named tasks, restarts them, and reports their health."""
 
     def __init__(self, *, backoff_s: float = 0.2, max_backoff_s: float = 30.0, crash_loop: int = 5,
-                 status_file: Path | None = None, heartbeat_s: float = 2.0) -> None:
+                 status_file: Path | None = None, heartbeat_s: float = 2.0, settle_s: float = 1.0) -> None:
         self.backoff_s = backoff_s
+        self.settle_s = settle_s
         self.max_backoff_s = max_backoff_s
         self.crash_loop = crash_loop
         self.status_file = status_file
@@ -145,11 +147,19 @@ class Supervisor:
     async def _keep(self, info: TaskInfo, stop: asyncio.Event) -> None:
         delay = self.backoff_s
         while not stop.is_set():
-            self._set(info, TaskState.RUNNING)
             started = time.monotonic()
             store_error = False
             try:
-                await info.job(stop)
+                job = asyncio.ensure_future(info.job(stop))
+                if info.state in (TaskState.PAUSED, TaskState.RESTARTING):
+                    # running again only once it stayed up a while: a retry that fails at once
+                    # must not make /ready flicker true
+                    done, _ = await asyncio.wait({job}, timeout=self.settle_s)
+                    if not done:
+                        self._set(info, TaskState.RUNNING)
+                else:
+                    self._set(info, TaskState.RUNNING)
+                await job
                 if stop.is_set():
                     break
                 raise TaskExited("the task returned")
