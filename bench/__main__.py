@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import deployed, delivery, engine, foundation, hl7, kafka, kafka_roles, soak
+from bench import delivery, deployed, engine, foundation, hl7, kafka, kafka_roles, soak
 
 BENCHMARKS = {"foundation": foundation.main, "engine": engine.main, "hl7": hl7.main, "delivery": delivery.main,
               "kafka": kafka.main, "kafka-roles": kafka_roles.main,
