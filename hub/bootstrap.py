@@ -315,7 +315,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     if settings.lifecare.enabled:
         supervisor.add("delivery-lifecare", DeliveryWorker(hub.log, LifeCareClient(settings.lifecare), hub.clock).run)
     for i, job in enumerate(extra or []):
-        supervisor.add(f"extra-{i}", job)
+        supervisor.add(f"extra-{i}", job, once=True)
     app = create_app(ApiContext(settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
                                 hub.resources, replayers, collectors, checks={"tasks": supervisor.check}))
     config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,

@@ -45,6 +45,7 @@ class TaskState(StrEnum):
     PAUSED = "paused"  # the store refused; retried until it accepts again
     RESTARTING = "restarting"  # failed; waiting for the back-off to pass
     STOPPED = "stopped"
+    FINISHED = "finished"  # a task that may end (``once``) did
 
 
 @dataclass
@@ -53,6 +54,7 @@ class TaskInfo:
 
     name: str
     job: Job
+    once: bool = False
     state: TaskState = TaskState.STARTING
     restarts: int = 0
     failures: int = 0
@@ -89,11 +91,13 @@ class Supervisor:
         self.tasks: dict[str, TaskInfo] = {}
         self._running: list[asyncio.Task[None]] = []
 
-    def add(self, name: str, job: Job) -> None:
-        """Register a task; it starts with ``run`` (or at once if the supervisor already runs)."""
+    def add(self, name: str, job: Job, *, once: bool = False) -> None:
+        """Register a task; it starts with ``run`` (or at once if the supervisor already runs).
+        A task added with ``once`` may end by itself (a feed that played all it had); others
+        that end are restarted."""
         if name in self.tasks:
             raise ValueError(f"task {name} is registered twice")
-        info = TaskInfo(name, job)
+        info = TaskInfo(name, job, once)
         self.tasks[name] = info
         if self._stop is not None:
             self._running.append(asyncio.create_task(self._keep(info, self._stop), name=name))
@@ -110,7 +114,7 @@ class Supervisor:
         return {"ok": not bad, "failing": bad, "tasks": tasks}
 
     def _healthy(self, info: TaskInfo, now: float) -> bool:
-        return info.state is TaskState.RUNNING and not info.crash_looping(self.crash_loop, now)
+        return info.state in (TaskState.RUNNING, TaskState.FINISHED) and not info.crash_looping(self.crash_loop, now)
 
     def collect(self) -> Iterator[Any]:
         """Prometheus metrics (a Collector): restarts, store errors, up and alert per task."""
@@ -162,6 +166,9 @@ class Supervisor:
                 await job
                 if stop.is_set():
                     break
+                if info.once:
+                    self._set(info, TaskState.FINISHED)
+                    return
                 raise TaskExited("the task returned")
             except asyncio.CancelledError:
                 if stop.is_set():

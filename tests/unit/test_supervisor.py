@@ -130,3 +130,20 @@ def test_one_owner_per_data_file(tmp_path: Path) -> None:
     assert running_owner(data) is None
     with Ownership(data) as again:
         assert again.held
+
+
+async def test_a_task_that_may_end_finishes_without_a_restart() -> None:
+    runs = {"n": 0}
+
+    async def feed(stop: asyncio.Event) -> None:
+        runs["n"] += 1
+
+    sup = Supervisor(backoff_s=0.001)
+    sup.add("feed", feed, once=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sup.run(stop))
+    await _until(lambda: sup.tasks["feed"].state is TaskState.FINISHED, "finished")
+    await asyncio.sleep(0.05)
+    assert runs["n"] == 1 and sup.check()["ok"]
+    stop.set()
+    await task
