@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import delivery, door, engine, foundation, hl7, kafka, kafka_roles
+from bench import delivery, deployed, door, engine, foundation, hl7, kafka, kafka_roles, soak
 
 BENCHMARKS = {"foundation": foundation.main, "engine": engine.main, "hl7": hl7.main, "delivery": delivery.main,
-              "kafka": kafka.main, "kafka-roles": kafka_roles.main,
-              "door": door.main}
+              "kafka": kafka.main, "kafka-roles": kafka_roles.main, "door": door.main,
+              "deployed": lambda: deployed.main([]), "soak": lambda: soak.main([])}
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Iterator
@@ -35,6 +36,7 @@ from hub.streams.directory import DirectoryHolder
 from hub.streams.hl7_ingest import Hl7Ingest
 from hub.streams.ingest import Ingestor
 from hub.streams.owner import Ownership
+from hub.streams.processes import ProcessRunner
 from hub.streams.projections import PROJECTIONS
 from hub.streams.runtime import EmbeddedRuntime
 from hub.streams.sqlite_log import SqliteLog
@@ -173,6 +175,24 @@ def build_hub(settings: HubSettings, *, clock: Clock | None = None,
     return Hub(settings, clock, sqlite, Ingestor(sqlite, clock), runtime, resources, closers=[worker.close])
 
 
+def processors_runtime(settings: HubSettings, clock: Clock) -> tuple[EmbeddedRuntime, Callable[[], None]]:
+    """In the processors' own process: every processor and projection on a connection of its
+    own, and the unit directory reloaded when its file changes."""
+    resources = load_resources(settings)
+    runtime = EmbeddedRuntime(open_log(settings, clock, processors=True), build_processors(settings, None, resources),
+                              clock, batch_size=settings.runtime.batch_size,
+                              cache_bytes=int(settings.runtime.cache_mb * (1 << 20)),
+                              projections=[cls() for cls in PROJECTIONS])
+
+    def refresh() -> None:
+        try:
+            resources.directory.reload_if_changed()
+        except ConfigurationError as exc:
+            log.error("unit directory not reloaded, the previous one stays in force: %s", exc)
+
+    return runtime, refresh
+
+
 class EmbeddedServer(uvicorn.Server):
     """uvicorn inside the hub's own event loop: the hub handles SIGINT/SIGTERM itself and stops
     the API, the runtime and the feeds together."""
@@ -264,7 +284,12 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
 
     settings = hub.settings
     supervisor = supervisor_for(settings)
-    supervisor.add("processors", lambda stop: hub.runtime.run(stop, idle_sleep=settings.runtime.idle_sleep_s))
+    if settings.runtime.mode == "process":
+        runner = ProcessRunner(functools.partial(processors_runtime, settings, hub.clock), settings.log.path,
+                               idle_sleep=settings.runtime.idle_sleep_s)
+        supervisor.add("processors", runner.run)
+    else:
+        supervisor.add("processors", lambda stop: hub.runtime.run(stop, idle_sleep=settings.runtime.idle_sleep_s))
     supervisor.add("directory", lambda stop: watch_resources(hub.resources, stop))
     replayers = {}
     collectors: list[Any] = [supervisor]
@@ -302,7 +327,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     if settings.lifecare.enabled:
         supervisor.add("delivery-lifecare", DeliveryWorker(hub.log, LifeCareClient(settings.lifecare), hub.clock).run)
     for i, job in enumerate(extra or []):
-        supervisor.add(f"extra-{i}", job)
+        supervisor.add(f"extra-{i}", job, once=True)
     app = create_app(ApiContext(settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
                                 hub.resources, replayers, collectors, checks={"tasks": supervisor.check}))
     config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,

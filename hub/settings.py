@@ -51,6 +51,9 @@ class RuntimeSettings(_Component):
     batch_size: int = Field(default=500, ge=1, le=100_000, description="Records per transaction.")
     idle_sleep_s: float = Field(default=0.05, gt=0, le=5, description="Poll interval when idle.")
     max_lag: int = Field(default=10_000, ge=0, description="/ready fails above this many unread records.")
+    mode: Literal["process", "thread"] = Field(
+        default="process", description="Where `hub run` runs the processors: a process of their own "
+        "(no shared interpreter lock with MLLP and HTTP) or a thread.")
     cache_mb: float = Field(default=64.0, gt=0, le=65_536,
                             description="Processors' state cache, in MiB over all processors (encoded size).")
     restart_backoff_s: float = Field(default=0.2, gt=0, le=60,

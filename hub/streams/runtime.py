@@ -128,8 +128,9 @@ class EmbeddedRuntime:
         """Records each processor and projection has yet to read, over all its inputs."""
         out = {}
         view = self.view
-        readers = [(b.processor.NAME, b.processor.INPUTS, b.positions) for b in self._bound]
-        readers += [(p.NAME, self._inputs(p), pos) for p, pos in self._projections]
+        # positions as committed in the file: the processors may run in another thread or process
+        readers = [(b.processor.NAME, b.processor.INPUTS, view.positions(b.processor.NAME)) for b in self._bound]
+        readers += [(p.NAME, self._inputs(p), view.positions(p.NAME)) for p, _ in self._projections]
         for name, inputs, positions in readers:
             total = 0
             for topic in inputs:

@@ -4,6 +4,7 @@
   data), counted, and restarted after a back-off that doubles up to a limit.
 - A store error (``StoreUnavailable``: lock timeout, full disk, I/O error) pauses the task; it is
   retried at the same back-off and resumes by itself once the store accepts writes again.
+- A task restarted after a failure or a pause counts as running once it stayed up ``settle_s``.
 - A task that is not running (paused, waiting to restart, exited) or restarts in a loop makes
   ``check()`` fail, which turns ``/ready`` false, and raises an ops alert: an ERROR log line
   ``ops alert: task … `` and the gauge ``svu_hub_task_alert``; both clear when the task runs again.
@@ -44,6 +45,7 @@ class TaskState(StrEnum):
     PAUSED = "paused"  # the store refused; retried until it accepts again
     RESTARTING = "restarting"  # failed; waiting for the back-off to pass
     STOPPED = "stopped"
+    FINISHED = "finished"  # a task that may end (``once``) did
 
 
 @dataclass
@@ -52,6 +54,7 @@ class TaskInfo:
 
     name: str
     job: Job
+    once: bool = False
     state: TaskState = TaskState.STARTING
     restarts: int = 0
     failures: int = 0
@@ -78,8 +81,9 @@ class Supervisor:
     """Runs named tasks, restarts them, and reports their health."""
 
     def __init__(self, *, backoff_s: float = 0.2, max_backoff_s: float = 30.0, crash_loop: int = 5,
-                 status_file: Path | None = None, heartbeat_s: float = 2.0) -> None:
+                 status_file: Path | None = None, heartbeat_s: float = 2.0, settle_s: float = 1.0) -> None:
         self.backoff_s = backoff_s
+        self.settle_s = settle_s
         self.max_backoff_s = max_backoff_s
         self.crash_loop = crash_loop
         self.status_file = status_file
@@ -87,11 +91,13 @@ class Supervisor:
         self.tasks: dict[str, TaskInfo] = {}
         self._running: list[asyncio.Task[None]] = []
 
-    def add(self, name: str, job: Job) -> None:
-        """Register a task; it starts with ``run`` (or at once if the supervisor already runs)."""
+    def add(self, name: str, job: Job, *, once: bool = False) -> None:
+        """Register a task; it starts with ``run`` (or at once if the supervisor already runs).
+        A task added with ``once`` may end by itself (a feed that played all it had); others
+        that end are restarted."""
         if name in self.tasks:
             raise ValueError(f"task {name} is registered twice")
-        info = TaskInfo(name, job)
+        info = TaskInfo(name, job, once)
         self.tasks[name] = info
         if self._stop is not None:
             self._running.append(asyncio.create_task(self._keep(info, self._stop), name=name))
@@ -108,7 +114,7 @@ class Supervisor:
         return {"ok": not bad, "failing": bad, "tasks": tasks}
 
     def _healthy(self, info: TaskInfo, now: float) -> bool:
-        return info.state is TaskState.RUNNING and not info.crash_looping(self.crash_loop, now)
+        return info.state in (TaskState.RUNNING, TaskState.FINISHED) and not info.crash_looping(self.crash_loop, now)
 
     def collect(self) -> Iterator[Any]:
         """Prometheus metrics (a Collector): restarts, store errors, up and alert per task."""
@@ -145,13 +151,24 @@ class Supervisor:
     async def _keep(self, info: TaskInfo, stop: asyncio.Event) -> None:
         delay = self.backoff_s
         while not stop.is_set():
-            self._set(info, TaskState.RUNNING)
             started = time.monotonic()
             store_error = False
             try:
-                await info.job(stop)
+                job = asyncio.ensure_future(info.job(stop))
+                if info.state in (TaskState.PAUSED, TaskState.RESTARTING):
+                    # running again only once it stayed up a while: a retry that fails at once
+                    # must not make /ready flicker true
+                    done, _ = await asyncio.wait({job}, timeout=self.settle_s)
+                    if not done:
+                        self._set(info, TaskState.RUNNING)
+                else:
+                    self._set(info, TaskState.RUNNING)
+                await job
                 if stop.is_set():
                     break
+                if info.once:
+                    self._set(info, TaskState.FINISHED)
+                    return
                 raise TaskExited("the task returned")
             except asyncio.CancelledError:
                 if stop.is_set():

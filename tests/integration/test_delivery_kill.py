@@ -1,6 +1,7 @@
 """`hub run` owns its data file: SIGKILL during deliveries (LifeCare answering slowly, Prator
 files) loses none and records none twice; a second `hub run` on the same file refuses; `hub
-ingest` beside the running hub only appends, and the running hub gives every output once."""
+ingest` beside the running hub only appends, and the running hub gives every output once;
+`hub status` shows the running hub's tasks and their states."""
 
 from __future__ import annotations
 
@@ -147,6 +148,12 @@ async def test_second_run_refuses_and_ingest_beside_a_running_hub_only_appends(t
                                                                 _requests(db, "lifecare") + _requests(db, "prator")})
 
             await _until(done, "the running hub processed what was ingested beside it")
+            status = subprocess.run([sys.executable, "-m", "hub.cli", "status"], cwd=ROOT, env=env,
+                                    capture_output=True, timeout=120, check=False)
+            table = status.stdout.decode()
+            assert f"tasks of hub pid {hub.pid}" in table
+            for task in ("processors", "delivery-lifecare", "delivery-prator", "directory"):
+                assert any(task in line and "running" in line for line in table.splitlines()), table
         finally:
             _stop(hub)
     stored = Counter(e["id"] for e in _records(db, "svu.events") if e["id"] in everything)

@@ -58,7 +58,7 @@ class Running:
 async def running(tmp_path: Path) -> AsyncIterator[Running]:
     settings = HubSettings(log=LogSettings(path=tmp_path / "hub.db"), api=ApiSettings(port=0),
                            hl7=Hl7Settings(port=0, wards=WARDS),
-                           runtime=RuntimeSettings(restart_backoff_s=0.05, max_backoff_s=0.2))
+                           runtime=RuntimeSettings(mode="thread", restart_backoff_s=0.05, max_backoff_s=0.2))
     hub = build_hub(settings, clock=SystemClock())
     inputs, processors = FullDisk(hub.log.db), FullDisk(hub.runtime.log.db)
     hub.log._db, hub.runtime.log._db = inputs, processors  # type: ignore[assignment]

@@ -34,7 +34,7 @@ async def test_a_failing_task_is_restarted_and_its_message_never_logged(caplog: 
             raise RuntimeError(f"patient {SECRET} broke it")
         await stop.wait()
 
-    sup = Supervisor(backoff_s=0.01, crash_loop=10)
+    sup = Supervisor(backoff_s=0.01, crash_loop=10, settle_s=0.05)
     sup.add("flaky", flaky)
     stop = asyncio.Event()
     with caplog.at_level(logging.WARNING):
@@ -59,7 +59,7 @@ async def test_a_store_error_pauses_fails_the_check_and_resumes_by_itself() -> N
         worked.set()
         await stop.wait()
 
-    sup = Supervisor(backoff_s=0.01)
+    sup = Supervisor(backoff_s=0.01, settle_s=0.05)
     sup.add("writer", writer)
     stop = asyncio.Event()
     task = asyncio.create_task(sup.run(stop))
@@ -70,7 +70,7 @@ async def test_a_store_error_pauses_fails_the_check_and_resumes_by_itself() -> N
     assert sup.tasks["writer"].failures == 0  # a pause is not a crash
     full["on"] = False
     await asyncio.wait_for(worked.wait(), 5)
-    assert sup.check()["ok"]
+    await _until(lambda: sup.check()["ok"], "running again once it stayed up")
     stop.set()
     await task
 
@@ -130,3 +130,20 @@ def test_one_owner_per_data_file(tmp_path: Path) -> None:
     assert running_owner(data) is None
     with Ownership(data) as again:
         assert again.held
+
+
+async def test_a_task_that_may_end_finishes_without_a_restart() -> None:
+    runs = {"n": 0}
+
+    async def feed(stop: asyncio.Event) -> None:
+        runs["n"] += 1
+
+    sup = Supervisor(backoff_s=0.001)
+    sup.add("feed", feed, once=True)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sup.run(stop))
+    await _until(lambda: sup.tasks["feed"].state is TaskState.FINISHED, "finished")
+    await asyncio.sleep(0.05)
+    assert runs["n"] == 1 and sup.check()["ok"]
+    stop.set()
+    await task
