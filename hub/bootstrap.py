@@ -27,6 +27,7 @@ from hub.errors import ConfigurationError
 from hub.settings import HubSettings
 from hub.streams import hl7_files, kommun_files, prator_files
 from hub.streams.appender import GroupCommitter
+from hub.streams.bridge import BridgeMonitor, breaker_state
 from hub.streams.clock import SystemClock
 from hub.streams.delivery import DeliveryWorker, PratorDrop, PratorHttp, delivery_replayer
 from hub.streams.directory import DirectoryHolder
@@ -193,6 +194,23 @@ async def start_hl7(hub: Hub) -> tuple[MllpServer, Hl7Ingest]:
     return server, ingest
 
 
+def console_jobs(hub: Hub, circuits: dict[str, Callable[[], str]]
+                 ) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
+    """The bridge monitor (stuck deliveries, open circuits) and, when enabled, the notifier."""
+    import datetime as dt
+
+    from hub.streams.notify import Notifier
+
+    bridge = hub.settings.bridge
+    monitor = BridgeMonitor(hub.log, hub.clock, dt.timedelta(seconds=bridge.stuck_after_s), circuits)
+    jobs: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [
+        lambda stop: monitor.run(stop, every=bridge.check_every_s)]
+    if hub.settings.notify.enabled:
+        notifier = Notifier(hub.log, hub.settings.notify, pack_id=hub.resources.pack.id)
+        jobs.append(notifier.run)
+    return jobs
+
+
 async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] | None = None,
                 on_started: Callable[[str], None] | None = None) -> None:
     """Run the API and the runtime (and any extra tasks, e.g. the demo feed) until SIGINT/SIGTERM."""
@@ -223,8 +241,10 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     if hub.settings.prator.inbox is not None:
         inbox = hub.settings.prator.inbox
         extra = [*(extra or []), lambda stop: prator_files.watch(inbox, hub.log, hub.clock, stop)]
+    circuits: dict[str, Callable[[], str]] = {}
     if hub.settings.prator.http is not None:
         target = PratorHttp(LifeCareClient(hub.settings.prator.http))
+        circuits["prator"] = breaker_state(target.client.breaker)
         extra = [*(extra or []), DeliveryWorker(hub.log, target, hub.clock, system="prator").run]
     elif hub.settings.prator.outbox is not None:
         prator = DeliveryWorker(hub.log, PratorDrop(hub.settings.prator.outbox), hub.clock, system="prator")
@@ -233,8 +253,10 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
         client = LifeCareClient(hub.settings.lifecare)
         worker = DeliveryWorker(hub.log, client, hub.clock)
         extra = [*(extra or []), worker.run]
+        circuits["lifecare"] = breaker_state(client.breaker)
+    extra = [*(extra or []), *console_jobs(hub, circuits)]
     app = create_app(ApiContext(hub.settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
-                                hub.resources, replayers, collectors))
+                                hub.resources, replayers, collectors, circuits=circuits))
     config = uvicorn.Config(app, host=hub.settings.api.host, port=hub.settings.api.port,
                             log_level="warning", lifespan="off")
     server = EmbeddedServer(config)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from hub import __version__
-from hub.api import alerts, dead_letters, episodes, inbound, stats
+from hub.api import alerts, bridge, console, dead_letters, episodes, inbound, search, stats
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
 from hub.api.metrics import render
@@ -77,6 +77,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(inbound.router(ctx, auth))
     app.include_router(inbound.kommun_router(ctx, auth))
     app.include_router(inbound.lifecare_router(ctx, auth))
+    app.include_router(console.router(ctx, auth, audit))
+    app.include_router(search.router(ctx, auth, audit))
+    app.include_router(bridge.router(ctx, auth, audit))
 
     static = files("hub.api") / "static"
     app.mount("/dashboard/static", StaticFiles(directory=str(static)), name="dashboard-static")

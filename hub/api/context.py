@@ -30,6 +30,8 @@ class ApiContext:
     collectors: list[Any] = field(default_factory=list)
     checks: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     """Further readiness checks by name (e.g. the Kafka mirror), each giving at least ``ok``."""
+    circuits: dict[str, Callable[[], str]] = field(default_factory=dict)
+    """Per target system: its circuit breaker's state now ("closed" or "open")."""
 
     def replayer_for(self, source: str) -> Replayer | None:
         """The replayer for a dead letter's source: an adapter's, or canonical JSON ingest."""
