@@ -6,9 +6,9 @@ a restart does not notify twice, and no personnummer or name is in any notificat
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email
 import email.policy
-import datetime as dt
 import ipaddress
 import socket
 import ssl
@@ -77,7 +77,7 @@ class Mailbox:
     def __init__(self) -> None:
         self.messages: list[tuple[bool, list[str], str]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         body = parsed.get_body()
         text = f"{parsed['Subject']}\n{body.get_content() if body is not None else ''}"
