@@ -120,8 +120,9 @@ def demo(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the hub with a simulator playing a county's traffic (Västerbotten's 15 kommuner by default)."""
-    from hub.demo.feed import DemoFeed
-    from hub.demo.simulator import Simulator
+    import shutil
+
+    from hub.demo.run import prepare
     from hub.streams.clock import ScaledClock
 
     _logging(verbose)
@@ -141,35 +142,48 @@ def demo(
             Path(str(settings.log.path) + suffix).unlink(missing_ok=True)
     start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
     clock = ScaledClock(start, speed)
+    work = Path(str(settings.log.path) + "-files")
+    if fresh:
+        shutil.rmtree(work, ignore_errors=True)
     try:
-        sim = Simulator(county, start=start, episodes=episodes, seed=settings.demo.seed)
+        run = prepare(settings, county, episodes=episodes, start=start, seed=settings.demo.seed, speed=speed,
+                      work=work)
     except KeyError:
         console.print(f"[red]unknown county {county!r}[/red]: vasterbotten, norrbotten or gavleborg")
         raise typer.Exit(2) from None
-    traffic = sim.traffic()
+    settings = run.settings
     hub = build_hub(settings, clock=clock)
-    feed = DemoFeed(traffic, hub.ingestor, clock, hub.runtime)
+    replayed = run.replay_history(hub.ingestor)
+    urls: dict[str, str] = {}
+    key = settings.demo.api_key.get_secret_value()
+    jobs = run.jobs(clock=clock, ingestor=hub.ingestor, api_url=lambda: urls.get("api"), api_key=key,
+                    mllp_port=lambda: hub.mllp_port, notify=hub.runtime.notify)
 
     def started(url: str) -> None:
-        first = traffic[0].episode_id
-        console.print(f"svu-hub demo: {len(traffic)} messages of {episodes} vårdtillfällen in "
-                      f"{county}, 1 s = {speed:g} s simulated.")
+        urls["api"] = url
+        first = run.live[0].episode_id if run.live else run.history[0].episode_id
+        console.print(f"svu-hub demo: {replayed} messages of history (3 months) replayed, {len(run.live)} live "
+                      f"messages of {episodes} vårdtillfällen in {county}, 1 s = {speed:g} s simulated.")
         console.print(f"  Dashboard: {url}/dashboard")
         console.print(f"  API:       {url}/docs")
         if hub.mllp_port:
             console.print(f"  HL7 MLLP:  127.0.0.1:{hub.mllp_port}  (./dev hub hl7 send FILE --port {hub.mllp_port})")
-        console.print(f"  API key:   {settings.demo.api_key.get_secret_value()}  "
-                      "(header 'Authorization: Bearer <key>')")
-        console.print(f"  Timeline:  curl -H 'Authorization: Bearer "
-                      f"{settings.demo.api_key.get_secret_value()}' {url}/episodes/{first}/timeline")
+        console.print(f"  LifeCare:  fake on 127.0.0.1:{run.lifecare_port}; Prator outbox and kommun inbox in {work}")
+        console.print(f"  API key:   {key}  (header 'Authorization: Bearer <key>')")
+        console.print(f"  Timeline:  curl -H 'Authorization: Bearer {key}' {url}/episodes/{first}/timeline")
         console.print("  Ctrl-C stops.")
 
+    feed = run.feed
+    assert feed is not None
     try:
-        asyncio.run(serve(hub, extra=[feed.run], on_started=started))
+        asyncio.run(serve(hub, extra=jobs, on_started=started))
     finally:
         hub.close()
-        console.print(f"demo stopped: {feed.sent} messages sent, {feed.rejected} rejected "
-                      "(kept in the dead-letter topic with their reasons).")
+        console.print(f"demo stopped: {feed.sent} live messages sent "
+                      f"({', '.join(f'{k} {v}' for k, v in sorted(feed.by_adapter.items()))}), "
+                      f"{feed.rejected} rejected "
+                      "(kept in the dead-letter topic with their reasons); "
+                      f"the fake LifeCare received {len(run.fake.requests)} requests.")
 
 
 @app.command()

@@ -5,10 +5,11 @@ paging, and alerts over time. The list is patient-level data: it follows the cal
 
 import datetime as dt
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
@@ -21,6 +22,7 @@ from hub.domain.timeline import TimelineProcessor
 from hub.schemas.geography import kommuner
 from hub.settings import Role
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 PATIENT_ROLES = (Role.OPS_ADMIN, Role.REGION, Role.MUNICIPALITY)
 EpisodeStatus = Literal["inskriven", "utskrivningsklar", "utskriven", "avbruten"]
 
@@ -52,6 +54,7 @@ class Names(BaseModel):
 
     units: dict[str, str]
     municipalities: dict[str, str]
+    county: list[str] = Field(default_factory=list, description="Kommunkoder of the rule pack's län.")
 
 
 class AlertBucket(BaseModel):
@@ -88,6 +91,11 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
     api = APIRouter(prefix="/console", tags=["console"])
     Who = Annotated[Principal, Depends(auth)]
 
+    @api.get("/me", summary="Who is logged in: name, role and kommun (for the console's menus).")
+    def me(who: Who) -> dict[str, Any]:
+        return {"name": who.name, "role": who.role.value, "municipality": who.municipality,
+                "sees_patient_data": who.sees_patient_data}
+
     @api.get("/labels", response_model=Labels,
              summary="Swedish names and explanations of every rule, outcome, status and level.")
     def labels(who: Who) -> Labels:
@@ -103,7 +111,9 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
         holder = ctx.resources.directory if ctx.resources is not None else None
         current = holder.current() if holder is not None else None
         units = {u.hsa_id: u.name for u in current.units()} if current is not None else {}
-        return Names(units=units, municipalities={k.code: k.name for k in kommuner()})
+        lanskod = ctx.resources.pack.lanskod if ctx.resources is not None else None
+        return Names(units=units, municipalities={k.code: k.name for k in kommuner()},
+                     county=[k.code for k in kommuner(lanskod)] if lanskod else [])
 
     @api.get("/episodes", response_model=EpisodePage,
              summary="Vårdtillfällen, newest admission first, filtered and paged (audit-logged).")
@@ -115,8 +125,8 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
         status_: Annotated[EpisodeStatus | None, Query(alias="status")] = None,
         category: Annotated[str | None, Query(max_length=4)] = None,
         open_alerts: Annotated[bool | None, Query(description="Only episodes with open alerts.")] = None,
-        admitted_from: Annotated[dt.date | None, Query()] = None,
-        admitted_to: Annotated[dt.date | None, Query()] = None,
+        admitted_from: Annotated[dt.date | None, Query(description="Inskriven från (Stockholm-datum).")] = None,
+        admitted_to: Annotated[dt.date | None, Query(description="Inskriven till och med.")] = None,
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
         page_size: Annotated[int, Query(ge=1, le=200)] = 25,
     ) -> EpisodePage:
@@ -184,7 +194,7 @@ def _matches(row: EpisodeRow, municipality: str | None, ward: str | None, status
         return False
     if open_alerts is not None and (row.open_alerts > 0) != open_alerts:
         return False
-    day = row.admitted_at.date() if row.admitted_at else None
+    day = row.admitted_at.astimezone(STOCKHOLM).date() if row.admitted_at else None
     if admitted_from is not None and (day is None or day < admitted_from):
         return False
     return not (admitted_to is not None and (day is None or day > admitted_to))

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
@@ -106,10 +107,15 @@ def test_the_episode_list_filters_pages_scopes_and_is_audited(console) -> None:
     assert all(e["open_alerts"] > 0 for e in with_alerts["items"])
     ready = client.get("/console/episodes?status=utskriven&page_size=200", headers=H["region"]).json()
     assert ready["total"] and all(e["status"] == "utskriven" for e in ready["items"])
-    day = all_["items"][0]["admitted_at"][:10]
+    local = ZoneInfo("Europe/Stockholm")
+
+    def day_of(iso: str) -> str:
+        return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(local).date().isoformat()
+
+    day = day_of(all_["items"][0]["admitted_at"])
     dated = client.get(f"/console/episodes?admitted_from={day}&admitted_to={day}&page_size=200",
                        headers=H["region"]).json()
-    assert dated["total"] >= 1 and all(e["admitted_at"][:10] == day for e in dated["items"])
+    assert dated["total"] >= 1 and all(day_of(e["admitted_at"]) == day for e in dated["items"])
     assert client.get("/console/episodes", headers=H["dash"]).status_code == 403
     trail = [(a["principal"], a["endpoint"]) for a in _audit(client)]
     assert ("umea", "GET /console/episodes") in trail
