@@ -56,20 +56,22 @@ class DeliveryWorker:
         self.delivered = 0
         self.failed = 0
 
-    async def run_once(self) -> int:
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
         done, sqlite = 0, self.log
         if sqlite is None:
             return 0
         for topic in [t for t in sqlite.topics() if t.startswith(self.PREFIX)]:
             for partition in range(sqlite.partitions(topic)):
                 for record in sqlite.read(topic, partition, self.positions.get(topic, partition), self.batch):
+                    if stop is not None and stop.is_set():
+                        return done  # the rest stays on the log for the next start
                     await self._one(record)
                     done += 1
         return done
 
     async def run(self, stop: asyncio.Event, *, idle: float = 0.2) -> None:
         while not stop.is_set():
-            if await self.run_once() == 0:
+            if await self.run_once(stop) == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle)
 
