@@ -178,7 +178,7 @@ def test_every_view_in_swedish_at_1024_without_errors(demo, browser: webdriver.C
 
 
 def test_the_demo_goes_through_every_adapter_and_deliveries_arrive(demo) -> None:
-    base, folder, proc = demo
+    _, folder, proc = demo
     deadline = time.monotonic() + 120
     counts: dict[str, int] = {}
     while time.monotonic() < deadline:
