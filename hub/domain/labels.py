@@ -85,14 +85,6 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _strip(doc: Any) -> Any:
-    if isinstance(doc, dict):
-        return {k: _strip(v) for k, v in doc.items() if k != "__lines__"}
-    if isinstance(doc, list):
-        return [_strip(v) for v in doc]
-    return doc
-
-
 def parse_labels(text: str, filename: str, override: str | None = None) -> Labels:
     """Labels from YAML text, with an optional override text; ConfigurationError if bad."""
     doc = load_yaml(text, filename)
@@ -103,7 +95,7 @@ def parse_labels(text: str, filename: str, override: str | None = None) -> Label
         if not isinstance(extra, dict):
             raise ConfigurationError("a labels override must be a mapping", file=filename, line=1)
         doc = _merge(doc, extra)
-    return validate(Labels, _strip(doc), filename)
+    return validate(Labels, doc, filename)
 
 
 @cache

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from hub.domain.clock import Clock
 from hub.schemas import topics
 from hub.schemas.envelope import new_event
@@ -40,20 +42,26 @@ def _parse(text: str) -> dt.datetime:
 
 def pending_since(sqlite: SqliteLog, rows: list[dict[str, Any]]) -> dict[str, dt.datetime]:
     """When each pending delivery (re)entered its queue: the hub's clock at the append of its
-    latest request record — not the event time, which for replayed history lies far back."""
-    out: dict[str, dt.datetime] = {}
+    latest request record — not the event time, which for replayed history lies far back.
+    One query per receiver topic, not per delivery."""
+    wanted: dict[str, set[str]] = {}
     for row in rows:
-        found = sqlite.query(
-            "SELECT MAX(r.ts_ms) AS ts FROM records r JOIN topics t ON t.id = r.topic_id "
-            "WHERE t.name = ? AND r.key = ? AND instr(r.value, ?) > 0",
-            (topics.deliveries(str(row["system"]), str(row["receiver"])), str(row["episode_id"]),
-             f'"delivery_id":"{row["delivery_id"]}"'.encode()))
-        ts = found[0]["ts"] if found else None
-        if ts is not None:
-            out[str(row["delivery_id"])] = dt.datetime.fromtimestamp(int(str(ts)) / 1000, dt.UTC)
-        else:
-            out[str(row["delivery_id"])] = _parse(str(row["requested_at"]))
-    return out
+        topic = topics.deliveries(str(row["system"]), str(row["receiver"]))
+        wanted.setdefault(topic, set()).add(str(row["delivery_id"]))
+    found: dict[str, dt.datetime] = {}
+    for topic, ids in wanted.items():
+        for r in sqlite.query(
+                "SELECT r.ts_ms AS ts, r.value AS value FROM records r JOIN topics t ON t.id = r.topic_id "
+                "WHERE t.name = ? AND instr(r.value, ?) > 0", (topic, b'"se.svu.delivery_requested.')):
+            value = r["value"]
+            data = bytes(value) if isinstance(value, (bytes, bytearray, memoryview)) else str(value).encode()
+            delivery_id = str(orjson.loads(data).get("data", {}).get("delivery_id"))
+            if delivery_id in ids:
+                at = dt.datetime.fromtimestamp(int(str(r["ts"])) / 1000, dt.UTC)
+                if delivery_id not in found or at > found[delivery_id]:
+                    found[delivery_id] = at
+    return {str(row["delivery_id"]): found.get(str(row["delivery_id"])) or _parse(str(row["requested_at"]))
+            for row in rows}
 
 
 def overview(sqlite: SqliteLog, now: dt.datetime, circuits: dict[str, Callable[[], str]],
