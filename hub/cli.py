@@ -112,7 +112,7 @@ def run(config: ConfigOpt = None, data: DataOpt = None,
 def demo(
     config: ConfigOpt = None,
     data: DataOpt = None,
-    county: Annotated[str, typer.Option(help="vasterbotten, norrbotten or gavleborg.")] = "vasterbotten",
+    county: Annotated[str, typer.Option(help="vasterbotten, norrbotten, gavleborg or stockholm.")] = "vasterbotten",
     episodes: Annotated[int, typer.Option(help="Vårdtillfällen to play.")] = 60,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 3600.0,
     port: Annotated[int | None, typer.Option(help="API port (default 8000).")] = None,
@@ -135,6 +135,13 @@ def demo(
         from importlib.resources import files
 
         directory = Path(str(files("hub.demo") / "data" / f"directory-{county}.yaml"))
+        if not directory.is_file():  # a county without a shipped file: the simulator's own units
+            from hub.demo.units import COUNTIES, directory_yaml
+
+            if county in COUNTIES:
+                directory = Path(str(settings.log.path) + f"-directory-{county}.yaml")
+                directory.parent.mkdir(parents=True, exist_ok=True)
+                directory.write_text(directory_yaml(county), encoding="utf-8")
         engine = engine.model_copy(update={"directory": directory, "rule_pack": county})
     settings = settings.model_copy(update={"api": api, "engine": engine})
     if fresh:
@@ -149,7 +156,7 @@ def demo(
         run = prepare(settings, county, episodes=episodes, start=start, seed=settings.demo.seed, speed=speed,
                       work=work)
     except KeyError:
-        console.print(f"[red]unknown county {county!r}[/red]: vasterbotten, norrbotten or gavleborg")
+        console.print(f"[red]unknown county {county!r}[/red]: vasterbotten, norrbotten, gavleborg or stockholm")
         raise typer.Exit(2) from None
     settings = run.settings
     hub = build_hub(settings, clock=clock)

@@ -84,7 +84,8 @@ def _kommun_units(ctx: ApiContext, who: Principal) -> set[str] | None:
 def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
     api = APIRouter(prefix="/bridge", tags=["bridge"])
     Who = Annotated[Principal, Depends(auth)]
-    ctx.collectors.append(BridgeCollector(ctx))
+    if not any(isinstance(c, BridgeCollector) for c in ctx.collectors):
+        ctx.collectors.append(BridgeCollector(ctx))
 
     @api.get("", response_model=Bridge, summary="Per system and unit: how deliveries stand (aggregates).")
     def overview(who: Who) -> dict[str, Any]:

@@ -19,6 +19,7 @@ COUNTIES: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
                                  ("Gällivare sjukhus", "2523"), ("Kiruna sjukhus", "2584"))),
     "gavleborg": ("21", "RGG", (("Gävle sjukhus", "2180"), ("Hudiksvalls sjukhus", "2184"),
                                 ("Bollnäs sjukhus", "2183"))),
+    "stockholm": ("01", "SLL", (("Södersjukhuset", "0180"), ("S:t Görans sjukhus", "0180"))),
 }
 
 WARD_NAMES = ("Medicinavdelning", "Geriatrisk avdelning", "Ortopedavdelning", "Psykiatrisk avdelning")
