@@ -60,6 +60,7 @@ function when(iso) {
   return iso ? new Date(iso).toLocaleString("sv-SE", { ...STHLM, dateStyle: "short", timeStyle: "short" }) : "";
 }
 function day(iso) { return iso ? new Date(iso).toLocaleDateString("sv-SE", STHLM) : ""; }
+function dec(v) { return v === null || v === undefined ? "" : Number(v).toLocaleString("sv-SE", { maximumFractionDigits: 1 }); }
 function kr(n) { return `${Math.round(n || 0).toLocaleString("sv-SE").replace(/\u00a0/g, " ")} kr`; }
 function duration(seconds) {
   if (!seconds) return "";
@@ -403,7 +404,8 @@ async function loadStats() {
   $("#stats-csv").href = `/stats.csv?${params}`;
   const [rows, alerts] = await Promise.all([api(`/stats?${params}`), api(`/console/alert-history${kommun ? `?municipality=${kommun}` : ""}`)]);
   const measure = MEASURES[+$("#stats-measure").value || 0];
-  const format = measure.format || ((v) => (measure.unit === "procent" ? `${Math.round(v)} %` : String(+v.toFixed(1))));
+  const format = measure.format || ((v) => (measure.unit === "procent" ? `${Math.round(v)} %`
+    : Number(v).toLocaleString("sv-SE", { maximumFractionDigits: 1 })));
   const values = aggregate(rows, measure);
   const months = [...new Set(rows.map((f) => f.month))].sort();
   const kommuner = [...new Set(rows.map((f) => f.municipality))].sort();
@@ -426,7 +428,7 @@ async function loadStats() {
   for (const f of rows) {
     const tr = document.createElement("tr");
     [kommunName(f.municipality), f.month, L("care_types", f.care_type), f.episodes_closed, f.episodes_ready,
-      f.mean_days_ready_skr ?? "", f.mean_days_ready_all ?? "", f.still_3plus_days,
+      dec(f.mean_days_ready_skr), dec(f.mean_days_ready_all), f.still_3plus_days,
       f.same_day_share === null ? "" : `${Math.round(f.same_day_share * 100)} %`, `${f.liability_days} d`, kr(f.liability_amount_sek),
       f.readmissions_30d, `${f.sip_on_time} av ${f.sip_required}`, `${f.kvitteringar_on_time} av ${f.kvitteringar}`].forEach((v) => cell(tr, String(v)));
     body.appendChild(tr);

@@ -7,6 +7,8 @@ const Charts = (() => {
     "#7f7f7f", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd"];
   const OUTCOME = { met: "#2e7d32", met_late: "#ef6c00", missed: "#c62828", pending: "#1565c0" };
 
+  const num = (v) => Number(v).toLocaleString("sv-SE", { maximumFractionDigits: 1 });
+
   function el(name, attrs = {}, text) {
     const node = document.createElementNS(NS, name);
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
@@ -59,7 +61,7 @@ const Charts = (() => {
   }
 
   /** Grouped bars: one group per category (month), one bar per series (kommun). */
-  function groupedBars(svg, { categories, series, yLabel, format = (v) => String(+v.toFixed(1)) }) {
+  function groupedBars(svg, { categories, series, yLabel, format = num }) {
     svg.replaceChildren();
     const { w, h } = size(svg);
     if (!categories.length || !series.length) return empty(svg, "Inga uppgifter ännu");
@@ -86,7 +88,7 @@ const Charts = (() => {
   }
 
   /** Lines: one per series over the categories (months), values at the points. */
-  function lines(svg, { categories, series, yLabel, format = (v) => String(+v.toFixed(1)) }) {
+  function lines(svg, { categories, series, yLabel, format = num }) {
     svg.replaceChildren();
     const { w, h } = size(svg);
     if (!categories.length || !series.length) return empty(svg, "Inga uppgifter ännu");
