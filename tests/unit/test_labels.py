@@ -56,5 +56,8 @@ def test_dead_letter_reasons_get_a_short_swedish_text() -> None:
     assert labels.short_reason("data.patient.id: wrong personnummer check digit") == \
         "Personnumret är ogiltigt (kontrollsiffra eller format)"
     assert labels.short_reason("type: unsupported event type 'x'") == "Händelsetypen eller versionen stöds inte"
+    tag = ("Input tag 'se.svu.admission_notice_sent.v9' found using 'type' does not match any of the expected "
+           "tags: 'se.svu.patient_admitted.v1', 'se.svu.delivery_requested.v1'")
+    assert labels.short_reason(tag) == "Händelsetypen eller versionen stöds inte"
     assert labels.short_reason("something nobody foresaw") == labels.default_reason
     assert labels.rule("no_such_rule").namn == "No such rule"
