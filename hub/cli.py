@@ -127,8 +127,10 @@ def demo(
 
     _logging(verbose)
     settings = _settings(config, data or Path("var/demo.db"))
+    from hub.demo.run import demo_keys
+
     demo_key = ApiKey(key=settings.demo.api_key, principal="demo-ops", role=Role.OPS_ADMIN)
-    api = settings.api.model_copy(update={"keys": (*settings.api.keys, demo_key),
+    api = settings.api.model_copy(update={"keys": (*settings.api.keys, demo_key, *demo_keys(county)),
                                           **({"port": port} if port is not None else {})})
     engine = settings.engine
     if engine.directory is None:  # the demo county's synthetic units, unless configured
@@ -176,7 +178,8 @@ def demo(
         if hub.mllp_port:
             console.print(f"  HL7 MLLP:  127.0.0.1:{hub.mllp_port}  (./dev hub hl7 send FILE --port {hub.mllp_port})")
         console.print(f"  LifeCare:  fake on 127.0.0.1:{run.lifecare_port}; Prator outbox and kommun inbox in {work}")
-        console.print(f"  API key:   {key}  (header 'Authorization: Bearer <key>')")
+        console.print(f"  API key:   {key}  (header 'Authorization: Bearer <key>'); as a region: demo-region, "
+                      f"as the kommun {run.kommun}: demo-kommun")
         console.print(f"  Timeline:  curl -H 'Authorization: Bearer {key}' {url}/episodes/{first}/timeline")
         console.print("  Ctrl-C stops.")
 

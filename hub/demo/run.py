@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
+
 from hub.adapters.lifecare.config import LifeCareSettings
 from hub.demo.adapters import AdapterFeed
 from hub.demo.fake_lifecare import FakeLifeCare, serving
 from hub.demo.simulator import Scheduled, Simulator
 from hub.domain.clock import Clock
-from hub.settings import HubSettings
+from hub.settings import ApiKey, HubSettings, Role
 from hub.streams.ingest import Ingestor
 
 HISTORY_DAYS = 92
@@ -32,6 +34,20 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def demo_kommun(county: str) -> str:
+    """The kommun the demo's kommun key speaks for: the first hospital's."""
+    from hub.demo.units import COUNTIES
+
+    return COUNTIES[county][2][0][1] if county in COUNTIES else "2480"
+
+
+def demo_keys(county: str) -> tuple[ApiKey, ...]:
+    """Keys to try the console as a region coordinator and as a kommun's MAS (demo only)."""
+    return (ApiKey(key=SecretStr("demo-region"), principal="demo-region", role=Role.REGION),
+            ApiKey(key=SecretStr("demo-kommun"), principal=f"demo-kommun-{demo_kommun(county)}",
+                   role=Role.MUNICIPALITY, municipality=demo_kommun(county)))
+
+
 @dataclass
 class DemoRun:
     """The demo's traffic and the parts it runs beside the hub."""
@@ -39,6 +55,7 @@ class DemoRun:
     settings: HubSettings
     history: list[Scheduled]
     live: list[Scheduled]
+    kommun: str = "2480"
     fake: FakeLifeCare = field(default_factory=FakeLifeCare)
     lifecare_port: int = 0
     feed: AdapterFeed | None = None
@@ -111,4 +128,4 @@ def prepare(settings: HubSettings, county: str, *, episodes: int, start: dt.date
     now_items = [s for s in history if s.at > start]
     history = [s for s in history if s.at <= start]
     live = sorted([*now_items, *live], key=lambda s: (s.at, s.episode_id))
-    return DemoRun(settings, history, live, lifecare_port=port)
+    return DemoRun(settings, history, live, kommun=demo_kommun(county), lifecare_port=port)

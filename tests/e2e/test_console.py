@@ -177,6 +177,33 @@ def test_every_view_in_swedish_at_1024_without_errors(demo, browser: webdriver.C
     assert len(list(tmp_path.glob("*.png"))) >= 9
 
 
+def test_a_kommun_sees_its_own_in_swedish_and_no_operator_tools(demo, browser: webdriver.Chrome,
+                                                                  tmp_path: Path) -> None:
+    base, _, _ = demo
+    kommun = httpx.get(f"{base}/console/me", headers={"Authorization": "Bearer demo-kommun"}).json()["municipality"]
+    name = httpx.get(f"{base}/console/names", headers=H).json()["municipalities"][kommun]
+    browser.get(f"{base}/dashboard")
+    browser.find_element(By.ID, "key").send_keys("demo-kommun")
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait = WebDriverWait(browser, 90, poll_frequency=0.5)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#alert-table tbody tr[data-alert-id]"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#alert-table tbody tr[data-alert-id]")
+    kommuner = {r.find_elements(By.TAG_NAME, "td")[4].text for r in rows}
+    assert kommuner == {f"{name} ({kommun})"}, kommuner
+    _check_view(browser, "kommun-larm", tmp_path, ["Ta ansvar", name])
+    assert not browser.find_element(By.CSS_SELECTOR, "nav button[data-tab='dlq']").is_displayed()
+    _tab(browser, wait, "episodes", "#episode-table tbody tr[data-episode-id]")
+    text = _check_view(browser, "kommun-vardtillfallen", tmp_path, ["Sida 1 av"])
+    shown = {r.find_elements(By.TAG_NAME, "td")[1].text
+             for r in browser.find_elements(By.CSS_SELECTOR, "#episode-table tbody tr[data-episode-id]")}
+    assert f"{name} ({kommun})" in shown, shown
+    _tab(browser, wait, "bridge", "#bridge-systems .card")
+    _check_view(browser, "kommun-leveranser", tmp_path, ["LifeCare"])
+    assert "403" not in text
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
 def test_the_demo_goes_through_every_adapter_and_deliveries_arrive(demo) -> None:
     _, folder, proc = demo
     deadline = time.monotonic() + 120
