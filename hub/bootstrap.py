@@ -30,6 +30,7 @@ from hub.errors import ConfigurationError
 from hub.settings import HubSettings
 from hub.streams import hl7_files, kommun_files, prator_files
 from hub.streams.appender import GroupCommitter
+from hub.streams.bridge import BridgeMonitor, breaker_state
 from hub.streams.clock import SystemClock
 from hub.streams.delivery import DeliveryWorker, PratorDrop, PratorHttp, delivery_replayer
 from hub.streams.directory import DirectoryHolder
@@ -265,6 +266,23 @@ def mllp_task(server: MllpServer, started: asyncio.Event,
     return run
 
 
+def console_jobs(hub: Hub, circuits: dict[str, Callable[[], str]]
+                 ) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
+    """The bridge monitor (stuck deliveries, open circuits) and, when enabled, the notifier."""
+    import datetime as dt
+
+    from hub.streams.notify import Notifier
+
+    bridge = hub.settings.bridge
+    monitor = BridgeMonitor(hub.log, hub.clock, dt.timedelta(seconds=bridge.stuck_after_s), circuits)
+    jobs: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [
+        lambda stop: monitor.run(stop, every=bridge.check_every_s)]
+    if hub.settings.notify.enabled:
+        notifier = Notifier(hub.log, hub.settings.notify, pack_id=hub.resources.pack.id)
+        jobs.append(notifier.run)
+    return jobs
+
+
 async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] | None = None,
                 on_started: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> None:
     """Run the API and, under one supervisor, the processors, the MLLP server, the inboxes and
@@ -318,18 +336,25 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
         inbox = settings.prator.inbox
         supervisor.add("prator-inbox", lambda stop: prator_files.watch(inbox, hub.log, hub.clock, stop,
                                                                  **kommun_files.options(settings, hub.resources)))
+    circuits: dict[str, Callable[[], str]] = {}
     if settings.prator.http is not None:
         target = PratorHttp(LifeCareClient(settings.prator.http))
+        circuits["prator"] = breaker_state(target.client.breaker)
         supervisor.add("delivery-prator", DeliveryWorker(hub.log, target, hub.clock, system="prator").run)
     elif settings.prator.outbox is not None:
         prator = DeliveryWorker(hub.log, PratorDrop(settings.prator.outbox), hub.clock, system="prator")
         supervisor.add("delivery-prator", prator.run)
     if settings.lifecare.enabled:
-        supervisor.add("delivery-lifecare", DeliveryWorker(hub.log, LifeCareClient(settings.lifecare), hub.clock).run)
+        client = LifeCareClient(settings.lifecare)
+        circuits["lifecare"] = breaker_state(client.breaker)
+        supervisor.add("delivery-lifecare", DeliveryWorker(hub.log, client, hub.clock).run)
+    for name, job in zip(("bridge-monitor", "notifier"), console_jobs(hub, circuits), strict=False):
+        supervisor.add(name, job)
     for i, job in enumerate(extra or []):
         supervisor.add(f"extra-{i}", job, once=True)
     app = create_app(ApiContext(settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
-                                hub.resources, replayers, collectors, checks={"tasks": supervisor.check}))
+                                hub.resources, replayers, collectors, checks={"tasks": supervisor.check},
+                                circuits=circuits))
     config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                             log_level="warning", lifespan="off")
     server = EmbeddedServer(config)

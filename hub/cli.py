@@ -137,20 +137,30 @@ def demo(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the hub with a simulator playing a county's traffic (Västerbotten's 15 kommuner by default)."""
-    from hub.demo.feed import DemoFeed
-    from hub.demo.simulator import Simulator
+    import shutil
+
+    from hub.demo.run import prepare
     from hub.streams.clock import ScaledClock
 
     _logging(verbose)
     settings = _settings(config, data or Path("var/demo.db"))
+    from hub.demo.run import demo_keys
+
     demo_key = ApiKey(key=settings.demo.api_key, principal="demo-ops", role=Role.OPS_ADMIN)
-    api = settings.api.model_copy(update={"keys": settings.api.keys or (demo_key,),  # demo key only alone
+    api = settings.api.model_copy(update={"keys": settings.api.keys or (demo_key, *demo_keys(county)),  # demo keys only alone
                                           **({"port": port} if port is not None else {})})
     engine = settings.engine
     if engine.directory is None:  # the demo county's synthetic units, unless configured
         from importlib.resources import files
 
         directory = Path(str(files("hub.demo") / "data" / f"directory-{county}.yaml"))
+        if not directory.is_file():  # a county without a shipped file: the simulator's own units
+            from hub.demo.units import COUNTIES, directory_yaml
+
+            if county in COUNTIES:
+                directory = Path(str(settings.log.path) + f"-directory-{county}.yaml")
+                directory.parent.mkdir(parents=True, exist_ok=True)
+                directory.write_text(directory_yaml(county), encoding="utf-8")
         engine = engine.model_copy(update={"directory": directory, "rule_pack": county})
     settings = settings.model_copy(update={"api": api, "engine": engine})
     if fresh:
@@ -158,38 +168,52 @@ def demo(
             Path(str(settings.log.path) + suffix).unlink(missing_ok=True)
     start = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
     clock = ScaledClock(start, speed)
+    work = Path(str(settings.log.path) + "-files")
+    if fresh:
+        shutil.rmtree(work, ignore_errors=True)
     try:
-        sim = Simulator(county, start=start, episodes=episodes, seed=settings.demo.seed)
+        run = prepare(settings, county, episodes=episodes, start=start, seed=settings.demo.seed, speed=speed,
+                      work=work)
     except KeyError:
         console.print(f"[red]unknown county {county!r}[/red]: vasterbotten, norrbotten, gavleborg or stockholm")
         raise typer.Exit(2) from None
-    traffic = sim.traffic()
+    settings = run.settings
     hub = build_hub(settings, clock=clock)
-    feed = DemoFeed(traffic, hub.ingestor, clock, hub.runtime)
+    replayed = run.replay_history(hub.ingestor)
+    urls: dict[str, str] = {}
+    key = settings.demo.api_key.get_secret_value()
+    jobs = run.jobs(clock=clock, ingestor=hub.ingestor, api_url=lambda: urls.get("api"), api_key=key,
+                    mllp_port=lambda: hub.mllp_port, notify=hub.runtime.notify)
 
     def started(url: str) -> None:
-        first = traffic[0].episode_id
-        console.print(f"svu-hub demo: {len(traffic)} messages of {episodes} vårdtillfällen in "
-                      f"{county}, 1 s = {speed:g} s simulated.")
+        urls["api"] = url
+        first = run.live[0].episode_id if run.live else run.history[0].episode_id
+        console.print(f"svu-hub demo: {replayed} messages of history (3 months) replayed, {len(run.live)} live "
+                      f"messages of {episodes} vårdtillfällen in {county}, 1 s = {speed:g} s simulated.")
         console.print(f"  Dashboard: {url}/dashboard")
         console.print(f"  API:       {url}/docs")
         if hub.mllp_port:
             console.print(f"  HL7 MLLP:  127.0.0.1:{hub.mllp_port}  (./dev hub hl7 send FILE --port {hub.mllp_port})")
-        console.print(f"  API key:   {settings.demo.api_key.get_secret_value()}  "
-                      "(header 'Authorization: Bearer <key>')")
-        console.print(f"  Timeline:  curl -H 'Authorization: Bearer "
-                      f"{settings.demo.api_key.get_secret_value()}' {url}/episodes/{first}/timeline")
+        console.print(f"  LifeCare:  fake on 127.0.0.1:{run.lifecare_port}; Prator outbox and kommun inbox in {work}")
+        console.print(f"  API key:   {key}  (header 'Authorization: Bearer <key>'); as a region: demo-region, "
+                      f"as the kommun {run.kommun}: demo-kommun")
+        console.print(f"  Timeline:  curl -H 'Authorization: Bearer {key}' {url}/episodes/{first}/timeline")
         console.print("  Ctrl-C stops.")
 
+    feed = run.feed
+    assert feed is not None
     try:
-        asyncio.run(serve(hub, extra=[feed.run], on_started=started))
+        asyncio.run(serve(hub, extra=jobs, on_started=started))
     except NotOwner as exc:
         console.print(f"[red]not started[/red]: {exc}")
         raise typer.Exit(2) from None
     finally:
         hub.close()
-        console.print(f"demo stopped: {feed.sent} messages sent, {feed.rejected} rejected "
-                      "(kept in the dead-letter topic with their reasons).")
+        console.print(f"demo stopped: {feed.sent} live messages sent "
+                      f"({', '.join(f'{k} {v}' for k, v in sorted(feed.by_adapter.items()))}), "
+                      f"{feed.rejected} rejected "
+                      "(kept in the dead-letter topic with their reasons); "
+                      f"the fake LifeCare received {len(run.fake.requests)} requests.")
 
 
 @app.command()

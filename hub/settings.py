@@ -209,6 +209,72 @@ class DemoSettings(_Component):
                                description="Ops-admin API key the demo enables.")
 
 
+class BridgeSettings(_Component):
+    """The bridge to Prator and LifeCare made visible: when a pending delivery is "stuck"."""
+
+    stuck_after_s: float = Field(default=3600.0, gt=0, le=7 * 86400,
+                                 description="A delivery pending longer than this raises a "
+                                 "'delivery_stuck' alert and counts in svu_hub_deliveries_stuck.")
+    check_every_s: float = Field(default=15.0, gt=0, le=3600,
+                                 description="How often the bridge monitor looks.")
+
+
+class NotifyMatch(_Component):
+    """Which alerts a recipient gets; an empty list matches everything."""
+
+    units: tuple[str, ...] = Field(default=(), description="Responsible units (HSA-id).")
+    municipalities: tuple[Kommunkod, ...] = Field(default=(), description="Kommunkoder.")
+    rules: tuple[str, ...] = Field(default=(), description="Rule codes, e.g. kvittering.")
+    levels: tuple[int, ...] = Field(default=(), description="Levels: 1 when raised, 2, 3, … on escalation.")
+
+
+class WebhookRecipient(_Component):
+    """A webhook that receives each matching alert as JSON (POST)."""
+
+    url: str = Field(pattern=r"^https?://", description="Where to POST the JSON.")
+    match: NotifyMatch = Field(default_factory=NotifyMatch, description="Which alerts.")
+    token: SecretStr | None = Field(default=None, description="Sent as 'Authorization: Bearer <token>'.")
+
+
+class EmailRecipient(_Component):
+    """E-mail addresses that receive each matching alert."""
+
+    to: tuple[str, ...] = Field(min_length=1, description="Addresses.")
+    match: NotifyMatch = Field(default_factory=NotifyMatch, description="Which alerts.")
+
+
+class SmtpSettings(_Component):
+    """The mail server (SMTP with STARTTLS)."""
+
+    host: str = Field(default="127.0.0.1", description="SMTP server.")
+    port: int = Field(default=587, ge=1, le=65535, description="SMTP port (submission).")
+    starttls: bool = Field(default=True, description="Upgrade with STARTTLS before sending (required "
+                           "unless explicitly off for a local relay).")
+    ca_file: Path | None = Field(default=None, description="PEM of the CA that signed the server (default: "
+                                 "the system's).")
+    username: str | None = Field(default=None, description="SMTP AUTH user.")
+    password: SecretStr | None = Field(default=None, description="SMTP AUTH password.")
+    sender: str = Field(default="svu-hub@localhost", description="From address.")
+    timeout_s: float = Field(default=10.0, gt=0, le=120, description="Per attempt.")
+
+
+class NotifySettings(_Component):
+    """The escalation routine: on raise and each escalation level, webhook and e-mail. A
+    notification names the rule, the level, the units and the episode id with a console link,
+    never the patient."""
+
+    enabled: bool = Field(default=False, description="Send notifications.")
+    console_url: str = Field(default="http://127.0.0.1:8000/dashboard",
+                             description="Base of the console link in each notification.")
+    webhooks: tuple[WebhookRecipient, ...] = Field(default=(), description="Webhook recipients.")
+    email: tuple[EmailRecipient, ...] = Field(default=(), description="E-mail recipients.")
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="Mail server.")
+    attempts: int = Field(default=5, ge=1, le=20, description="Tries per notification and recipient.")
+    backoff_initial_s: float = Field(default=1.0, gt=0, le=60, description="First back-off.")
+    backoff_max_s: float = Field(default=60.0, gt=0, le=3600, description="Longest back-off.")
+    poll_s: float = Field(default=1.0, gt=0, le=60, description="How often new alerts are looked for.")
+
+
 class KafkaSecurity(StrEnum):
     """How the hub authenticates to the Kafka brokers (Kafka's ``security.protocol``)."""
 
@@ -300,6 +366,8 @@ class HubSettings(BaseSettings):
         default_factory=dict, description="Per kommunkod: how its system names fields and message types.")
     api: ApiSettings = ApiSettings()
     demo: DemoSettings = DemoSettings()
+    bridge: BridgeSettings = BridgeSettings()
+    notify: NotifySettings = NotifySettings()
     kafka: KafkaSettings = KafkaSettings()
     timezone: Literal["Europe/Stockholm"] = Field(
         default="Europe/Stockholm", description="Deadlines are computed in this local time.")

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from hub import __version__
-from hub.api import alerts, dead_letters, docs, episodes, inbound, stats
+from hub.api import alerts, bridge, console, dead_letters, docs, episodes, inbound, search, stats
 from hub.api.access import Access
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
@@ -128,6 +128,9 @@ def create_app(ctx: ApiContext, *, extra_keys: tuple[ApiKey, ...] = ()) -> FastA
     app.include_router(stats.router(ctx, auth, audit))
     app.include_router(inbound.router(ctx, auth, door))
     app.include_router(docs.router(app))
+    app.include_router(console.router(ctx, auth, audit))
+    app.include_router(search.router(ctx, auth, audit))
+    app.include_router(bridge.router(ctx, auth, audit))
 
     static = files("hub.api") / "static"
     app.mount("/dashboard/static", StaticFiles(directory=str(static)), name="dashboard-static")

@@ -32,6 +32,8 @@ class ApiContext:
     """Further readiness checks by name (e.g. the Kafka mirror), each giving at least ``ok``."""
     door: Any = None
     """The inbound door (``hub.streams.door.Door``), set by ``create_app``."""
+    circuits: dict[str, Callable[[], str]] = field(default_factory=dict)
+    """Per target system: its circuit breaker's state now ("closed" or "open")."""
 
     def replayer_for(self, source: str) -> Replayer | None:
         """The replayer for a dead letter's source: an adapter's, or canonical JSON ingest."""

@@ -120,7 +120,7 @@ class Simulator:
 
     def __init__(self, county: str = "vasterbotten", *, start: dt.datetime, episodes: int = 60,
                  seed: int = 2017_612, span: dt.timedelta = dt.timedelta(hours=36),
-                 bad_share: float = 0.06) -> None:
+                 bad_share: float = 0.06, index_offset: int = 0) -> None:
         self.units: CountyUnits = county_units(county)
         self.county = county
         self.start = start.astimezone(dt.UTC)
@@ -128,11 +128,12 @@ class Simulator:
         self.seed = seed
         self.span = span
         self.bad_share = bad_share
+        self.index_offset = index_offset
 
     def traffic(self) -> list[Scheduled]:
         """Every message of every episode, ordered by send time."""
         items: list[Scheduled] = []
-        for i in range(1, self.episodes + 1):
+        for i in range(1 + self.index_offset, self.episodes + self.index_offset + 1):
             rng = random.Random(f"{self.seed}:{i}")
             items.extend(self._episode(i, rng))
         items.sort(key=lambda s: (s.at, s.episode_id))

@@ -71,19 +71,23 @@ class DeliveryWorker:
                 found += sqlite.read(topic, partition, self.positions.get(topic, partition), self.batch)
         return found
 
-    async def run_once(self) -> int:
+    async def run_once(self, stop: asyncio.Event | None = None) -> int:
         if self.log is None:
             return 0
         records = await asyncio.to_thread(self._pending)
+        done = 0
         for record in records:
+            if stop is not None and stop.is_set():
+                return done  # the rest stays on the log for the next start
             await self._one(record)
-        return len(records)
+            done += 1
+        return done
 
     async def run(self, stop: asyncio.Event, *, idle: float = 0.2) -> None:
         if self.log is not None:  # after a restart: what the file says, not what memory thought
             self.positions = await asyncio.to_thread(self.log.positions, self.NAME)
         while not stop.is_set():
-            if await self.run_once() == 0:
+            if await self.run_once(stop) == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=idle)
 

@@ -84,7 +84,7 @@ def test_dashboard_shows_alerts_figures_and_replays_a_dead_letter(demo: str, bro
 
     browser.find_element(By.CSS_SELECTOR, "nav button[data-tab='stats']").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#stats-table tbody tr"))
-    assert browser.find_elements(By.CSS_SELECTOR, "#plot-days rect")
+    assert browser.find_elements(By.CSS_SELECTOR, "#plot-bars rect.bar")
     browser.save_screenshot(str(tmp_path / "stats.png"))
 
     browser.find_element(By.CSS_SELECTOR, "nav button[data-tab='dlq']").click()

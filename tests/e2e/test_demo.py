@@ -1,5 +1,6 @@
-"""`hub demo` end to end: a real process on a free loopback port, the simulated feed flowing in,
-the timeline readable through the API with the demo key, bad input in the dead-letter topic."""
+"""`hub demo` end to end: a real process on a free loopback port, three months of history replayed
+and the simulated feed flowing in, a timeline readable through the API with the demo key, bad input
+in the dead-letter topic."""
 
 from __future__ import annotations
 
@@ -41,13 +42,14 @@ def test_demo_serves_timelines_and_keeps_bad_input(tmp_path: Path) -> None:
         timeline = None
         while time.monotonic() < deadline:
             try:
-                r = httpx.get(f"{base}/episodes/VLL-{time.gmtime().tm_year}-000001/timeline",
-                              headers=headers, timeout=2)
-                done = r.status_code == 200 and any(
-                    e["type"] == "se.svu.patient_discharged.v1" for e in r.json()["entries"])
-                if done:
-                    timeline = r.json()
-                    break
+                page = httpx.get(f"{base}/console/episodes?status=utskriven&page_size=1", headers=headers, timeout=5)
+                items = page.json()["items"] if page.status_code == 200 else []
+                if items:
+                    r = httpx.get(f"{base}/episodes/{items[0]['episode_id']}/timeline", headers=headers, timeout=5)
+                    if r.status_code == 200 and any(
+                            e["type"] == "se.svu.patient_discharged.v1" for e in r.json()["entries"]):
+                        timeline = r.json()
+                        break
             except httpx.TransportError:
                 pass
             time.sleep(0.3)
