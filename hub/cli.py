@@ -147,7 +147,8 @@ def demo(
     from hub.demo.run import demo_keys
 
     demo_key = ApiKey(key=settings.demo.api_key, principal="demo-ops", role=Role.OPS_ADMIN)
-    api = settings.api.model_copy(update={"keys": settings.api.keys or (demo_key, *demo_keys(county)),  # demo keys only alone
+    # the demo keys only when no keys are configured
+    api = settings.api.model_copy(update={"keys": settings.api.keys or (demo_key, *demo_keys(county)),
                                           **({"port": port} if port is not None else {})})
     engine = settings.engine
     if engine.directory is None:  # the demo county's synthetic units, unless configured

@@ -128,9 +128,9 @@ def create_app(ctx: ApiContext, *, extra_keys: tuple[ApiKey, ...] = ()) -> FastA
     app.include_router(stats.router(ctx, auth, audit))
     app.include_router(inbound.router(ctx, auth, door))
     app.include_router(docs.router(app))
-    app.include_router(console.router(ctx, auth, audit))
-    app.include_router(search.router(ctx, auth, audit))
-    app.include_router(bridge.router(ctx, auth, audit))
+    app.include_router(console.router(ctx, auth, audit, access))
+    app.include_router(search.router(ctx, auth, audit, access))
+    app.include_router(bridge.router(ctx, auth, audit, access))
 
     static = files("hub.api") / "static"
     app.mount("/dashboard/static", StaticFiles(directory=str(static)), name="dashboard-static")

@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
 
+from hub.api.access import Access
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
 from hub.api.security import Authenticator, Principal, require
@@ -72,16 +73,14 @@ class Resent(BaseModel):
     status: str
 
 
-def _kommun_units(ctx: ApiContext, who: Principal) -> set[str] | None:
-    scope = who.kommun_scope()
-    if scope is None:
+def _kommun_units(access: Access, who: Principal) -> set[str] | None:
+    """A kommun sees the bridge of its own units only; others every unit."""
+    if who.role is not Role.MUNICIPALITY:
         return None
-    holder = ctx.resources.directory if ctx.resources is not None else None
-    current = holder.current() if holder is not None else None
-    return {u.hsa_id for u in current.units(municipality=scope)} if current is not None else set()
+    return set(access.own_units(who) or ())
 
 
-def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
+def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access) -> APIRouter:
     api = APIRouter(prefix="/bridge", tags=["bridge"])
     Who = Annotated[Principal, Depends(auth)]
     if not any(isinstance(c, BridgeCollector) for c in ctx.collectors):
@@ -89,7 +88,7 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
 
     @api.get("", response_model=Bridge, summary="Per system and unit: how deliveries stand (aggregates).")
     def overview(who: Who) -> dict[str, Any]:
-        systems = bridge.overview(ctx.log, ctx.clock.now(), ctx.circuits, _kommun_units(ctx, who))
+        systems = bridge.overview(ctx.log, ctx.clock.now(), ctx.circuits, _kommun_units(access, who))
         return {"stuck_after_seconds": int(ctx.settings.bridge.stuck_after_s), "systems": systems}
 
     @api.get("/deliveries", response_model=list[Delivery],
@@ -108,9 +107,14 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        clause = access.episode_clause(who)
+        if clause is not None:  # a region: the deliveries of its own hospitals' episodes
+            where.append(clause[0])
+            params.extend(clause[1])
         sql = "SELECT * FROM deliveries" + (" WHERE " + " AND ".join(where) if where else "")  # noqa: S608
         rows = ctx.log.query(sql + " ORDER BY status != 'pending', requested_at LIMIT ?", (*params, limit))
-        audit.record(who, endpoint="GET /bridge/deliveries", episode_id=None, outcome="read")
+        audit.record(who, endpoint="GET /bridge/deliveries", episode_id=None, outcome="read",
+                     episode_ids=sorted({str(r["episode_id"]) for r in rows}))
         return rows
 
     @api.post("/deliveries/{delivery_id}/resend", response_model=Resent,

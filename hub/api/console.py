@@ -1,6 +1,6 @@
 """The console's read models: Swedish labels and names, the episode list with filters and
 paging, and alerts over time. The list is patient-level data: it follows the caller's scope
-(``Principal.may_read_episode``) and is audit-logged before it is returned."""
+(``hub.api.access.Access``) and is audit-logged before it is returned."""
 
 
 import datetime as dt
@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from hub.api.access import Access
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
 from hub.api.security import Authenticator, Principal, require
@@ -73,11 +74,11 @@ def episode_status(s: EpisodeState) -> EpisodeStatus:
     return "inskriven"
 
 
-def visible_timeline(ctx: ApiContext, who: Principal, episode_id: str) -> dict[str, Any] | None:
+def visible_timeline(ctx: ApiContext, access: Access, who: Principal, episode_id: str) -> dict[str, Any] | None:
     """The episode's timeline state if ``who`` may read it (the same test as /episodes)."""
     raw = ctx.log.get_state(TimelineProcessor.NAME, episode_id)
     state = TimelineProcessor().decode_state(raw) if raw is not None else None
-    if state is None or not who.may_read_episode(state["municipalities"]):
+    if state is None or episode_id not in access.visible(who, [episode_id]):
         return None
     return state
 
@@ -87,7 +88,7 @@ def pack_labels(ctx: ApiContext) -> Labels:
     return labels_for(pack)
 
 
-def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
+def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access) -> APIRouter:
     api = APIRouter(prefix="/console", tags=["console"])
     Who = Annotated[Principal, Depends(auth)]
 
@@ -134,7 +135,11 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
         counts = {str(r["episode_id"]): int(str(r["n"])) for r in ctx.log.query(
             "SELECT episode_id, COUNT(*) AS n FROM alerts WHERE state = 'open' GROUP BY episode_id")}
         rows: list[EpisodeRow] = []
-        for key, raw in ctx.log.scan_states(EpisodeEngine.NAME):
+        states = list(ctx.log.scan_states(EpisodeEngine.NAME))
+        allowed = access.visible(who, [key for key, _ in states])
+        for key, raw in states:
+            if key not in allowed:
+                continue
             s = EpisodeEngine.STATE.model_validate_json(raw)
             if s.admitted_at is None:
                 continue
@@ -146,8 +151,8 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
             if not _matches(row, municipality, ward, status_, category, open_alerts, admitted_from, admitted_to):
                 continue
             timeline: dict[str, Any] | None = None
-            if unit is not None or who.kommun_scope() is not None:
-                timeline = visible_timeline(ctx, who, key)
+            if unit is not None:
+                timeline = visible_timeline(ctx, access, who, key)
                 if timeline is None:
                     continue
                 if unit is not None and unit not in timeline["units"] and unit != s.ward:
@@ -157,7 +162,8 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
                   reverse=True)
         start = (page - 1) * page_size
         items = rows[start:start + page_size]
-        audit.record(who, endpoint="GET /console/episodes", episode_id=None, outcome="read")
+        audit.record(who, endpoint="GET /console/episodes", episode_id=None, outcome="read",
+                     episode_ids=[r.episode_id for r in items])
         return EpisodePage(total=len(rows), page=page, page_size=page_size, items=items)
 
     @api.get("/alert-history", response_model=list[AlertBucket],

@@ -15,6 +15,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
+from hub.api.access import Access
 from hub.api.audit import AuditLog
 from hub.api.console import PATIENT_ROLES, visible_timeline
 from hub.api.context import ApiContext
@@ -100,7 +101,7 @@ def _scan(ctx: ApiContext, kind: Kind, value: str) -> dict[str, Hit]:
     return hits
 
 
-def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
+def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access) -> APIRouter:
     api = APIRouter(prefix="/console", tags=["console"])
     Who = Annotated[Principal, Depends(auth)]
 
@@ -128,7 +129,7 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
         found = _by_patient(value) if body.kind == "personnummer" else _scan(ctx, body.kind, value)
         hits = []
         for episode_id, hit in sorted(found.items()):
-            if visible_timeline(ctx, who, episode_id) is None:
+            if visible_timeline(ctx, access, who, episode_id) is None:
                 continue
             audit.record(who, endpoint=f"POST /console/search ({body.kind})", episode_id=episode_id,
                          outcome="read")
@@ -145,7 +146,7 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
         require(who, *PATIENT_ROLES)
         hits = _scan(ctx, "source_message_id", source_message_id)
         episode_id = next(iter(sorted(hits)), None)
-        state = visible_timeline(ctx, who, episode_id) if episode_id is not None else None
+        state = visible_timeline(ctx, access, who, episode_id) if episode_id is not None else None
         if episode_id is None or state is None:
             audit.record(who, endpoint="GET /console/messages/{id}/lineage", episode_id=episode_id,
                          outcome="not_found")
