@@ -25,6 +25,7 @@ from hub.schemas.envelope import new_event
 from hub.schemas.operations import DeliveryStatus, DeliveryStatusChanged
 from hub.settings import Role
 from hub.streams import bridge
+from hub.streams.delivery import RESEND_SOURCE
 from hub.streams.log import Append
 
 DELIVERY_ID = Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:-]+$",
@@ -143,7 +144,7 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access
         now = ctx.clock.now()
         change = DeliveryStatusChanged(delivery_id=delivery_id, status=DeliveryStatus.PENDING, at=now,
                                        detail=f"omskickad av {who.name}"[:500])
-        ev = new_event(change, episode_id=str(row["episode_id"]), source="/hub/api/bridge",
+        ev = new_event(change, episode_id=str(row["episode_id"]), source=RESEND_SOURCE,
                        source_message_id=f"{delivery_id}:resend:{now.isoformat()}", time=now, received_at=now,
                        trusted=True)
         # the status first, then the same request again: the worker sends it with the same key

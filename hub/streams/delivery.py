@@ -126,7 +126,11 @@ class DeliveryWorker:
         done = delivery_id is not None and (await asyncio.to_thread(sqlite.get_state, self.NAME, delivery_id)
                                             is not None)
         appends = [] if done else await self.outcome(record.topic, record.key, record.value)
-        delivered = [(delivery_id, b"delivered")] if delivery_id and appends and _delivered(appends[0]) else []
+        delivered: list[tuple[str, bytes | None]] = (
+            [(delivery_id, b"delivered")] if delivery_id and appends and _delivered(appends[0]) else [])
+        reopened = _reopened(record.value)
+        if reopened is not None:  # an operator's resend: the request that follows is sent again
+            delivered = [(reopened, None)]
         new = Positions(dict(self.positions.offsets))
         new.advance(record)
 
@@ -145,6 +149,22 @@ class DeliveryWorker:
 def _delivered(status: Append) -> bool:
     found: dict[str, Any] = orjson.loads(status.value)
     return bool(found.get("data", {}).get("status") == DeliveryStatus.DELIVERED.value)
+
+
+RESEND_SOURCE = "/hub/api/bridge"
+"""The source of the pending status an operator's resend writes before the request again."""
+
+
+def _reopened(value: bytes) -> str | None:
+    """The delivery id an operator's resend reopens (its pending status record), else None."""
+    if b"se.svu.delivery_status_changed.v1" not in value or RESEND_SOURCE.encode() not in value:
+        return None
+    event: dict[str, Any] = orjson.loads(value)
+    data = event.get("data", {})
+    if event.get("source") != RESEND_SOURCE or data.get("status") != DeliveryStatus.PENDING.value:
+        return None
+    found = data.get("delivery_id")
+    return str(found) if found else None
 
 
 def _delivery_id(value: bytes) -> str | None:

@@ -64,7 +64,7 @@ def test_stuck_deliveries_raise_an_alert_and_a_metric_and_resolve_when_delivered
     pending = hub.log.query("SELECT COUNT(*) AS n FROM deliveries WHERE system = 'lifecare' AND status = 'pending'")
     assert pending[0]["n"] > 0
     assert monitor.check() == 0  # just queued: not stuck yet
-    assert _metric(client.get("/metrics").text, "svu_hub_deliveries_stuck", "lifecare") == 0
+    assert _metric(client.get("/metrics", headers=ADMIN).text, "svu_hub_deliveries_stuck", "lifecare") == 0
 
     clock.advance(dt.timedelta(minutes=61))
     assert monitor.check() > 0
@@ -72,7 +72,7 @@ def test_stuck_deliveries_raise_an_alert_and_a_metric_and_resolve_when_delivered
     stuck = _open(hub, "delivery_stuck")
     lifecare = [a for a in stuck if a["detail"].startswith("lifecare:")]
     assert len(lifecare) == pending[0]["n"]
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=ADMIN).text
     assert _metric(metrics, "svu_hub_deliveries_stuck", "lifecare") == pending[0]["n"]
     assert _metric(metrics, "svu_hub_delivery_oldest_pending_seconds", "lifecare") >= 3660
     view = client.get("/bridge", headers=REGION).json()
@@ -85,7 +85,7 @@ def test_stuck_deliveries_raise_an_alert_and_a_metric_and_resolve_when_delivered
     assert monitor.check() == 1
     hub.runtime.run_until_idle()
     assert [a["episode_id"] for a in _open(hub, "circuit_open")] == ["bridge-lifecare"]
-    assert _metric(client.get("/metrics").text, "svu_hub_delivery_circuit_open", "lifecare") == 1
+    assert _metric(client.get("/metrics", headers=ADMIN).text, "svu_hub_delivery_circuit_open", "lifecare") == 1
 
     fake = FakeLifeCare()
 
@@ -103,7 +103,7 @@ def test_stuck_deliveries_raise_an_alert_and_a_metric_and_resolve_when_delivered
     hub.runtime.run_until_idle()
     assert [a for a in _open(hub, "delivery_stuck") if a["detail"].startswith("lifecare:")] == []
     assert _open(hub, "circuit_open") == []
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=ADMIN).text
     assert _metric(metrics, "svu_hub_deliveries_stuck", "lifecare") == 0
     assert re.search(r'^svu_hub_deliveries\{status="delivered",system="lifecare"\} [1-9]', metrics, re.M) or \
         re.search(r'^svu_hub_deliveries\{system="lifecare",status="delivered"\} [1-9]', metrics, re.M)
