@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from functools import cache, lru_cache
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
 
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, create_model
 
@@ -20,6 +20,8 @@ from hub.schemas.figures import MonthlyFigures
 from hub.schemas.identifiers import contains_personal_id
 from hub.schemas.operations import OPERATION_PAYLOADS
 from hub.schemas.payloads import PROCESS_PAYLOADS, Payload
+
+M = TypeVar("M", bound=CanonicalModel)
 
 TYPE_PREFIX = "se.svu."
 SCHEMA_URN_PREFIX = "urn:svu-hub:schema:"
@@ -109,6 +111,34 @@ def _adapter() -> TypeAdapter[Any]:
     return TypeAdapter(CanonicalEvent)
 
 
+@cache
+def _defaults(cls: type[CanonicalModel]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    static, factories = {}, []
+    for name, info in cls.model_fields.items():
+        if info.default_factory is not None:
+            factories.append((name, info.default_factory))
+        elif not info.is_required():
+            static[name] = info.default
+    return static, tuple(factories)
+
+
+def build_trusted(cls: type[M], /, **values: Any) -> M:
+    """A model built from values its caller has already checked (an adapter that validated the
+    outside input field by field, or the hub's own derived data): defaults filled in, nothing
+    validated again. What ``model_construct`` does, at a fraction of its cost."""
+    static, factories = _defaults(cls)
+    data = {**static, **values}
+    for name, factory in factories:
+        if name not in values:
+            data[name] = factory()
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", data)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
+
 def new_event(
     payload: Payload,
     *,
@@ -134,8 +164,8 @@ def new_event(
     if event_id is None:
         event_id = str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"{source}|{source_message_id}|{etype}|{episode_id}"))
     if trusted:
-        return cls.model_construct(
-            id=event_id, type=etype, source=source, time=time, subject=subject,
+        return build_trusted(
+            cls, id=event_id, type=etype, source=source, time=time, subject=subject,
             episode_id=episode_id, source_message_id=source_message_id, received_at=received_at,
             traceparent=traceparent, data=payload, specversion="1.0",
             datacontenttype="application/json", dataschema=schema_urn(type(payload)))
