@@ -30,6 +30,7 @@ from hub.streams.appender import GroupCommitter
 from hub.streams.clock import SystemClock
 from hub.streams.delivery import DeliveryWorker, PratorDrop, PratorHttp, delivery_replayer
 from hub.streams.directory import DirectoryHolder
+from hub.streams.held import HeldStore
 from hub.streams.hl7_ingest import Hl7Ingest
 from hub.streams.ingest import Ingestor
 from hub.streams.projections import PROJECTIONS
@@ -114,6 +115,7 @@ class Hub:
     resources: Resources
     mllp_port: int | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    held: HeldStore | None = None
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -139,7 +141,9 @@ def build_hub(settings: HubSettings, *, clock: Clock | None = None,
         batch_size=settings.runtime.batch_size,
         projections=[cls() for cls in PROJECTIONS] if processors is None else [],
     )
-    return Hub(settings, clock, sqlite, Ingestor(sqlite, clock), runtime, resources)
+    held = HeldStore(sqlite, clock.now)
+    resources.directory.listeners.append(lambda directory: held.release())
+    return Hub(settings, clock, sqlite, Ingestor(sqlite, clock), runtime, resources, held=held)
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -181,7 +185,9 @@ async def start_hl7(hub: Hub) -> tuple[MllpServer, Hl7Ingest]:
     """The MLLP endpoint with durable, group-committed acknowledgements."""
     committer = GroupCommitter(hub.log)
     ingest = Hl7Ingest(committer, ward_lookup(hub.settings, hub.resources), hub.clock,
-                       other_events=hub.settings.hl7.other_events)
+                       other_events=hub.settings.hl7.other_events, settings=hub.settings.hl7)
+    if hub.held is not None:
+        hub.held.reprocessors["hl7"] = ingest.reprocess
 
     async def handle(raw: bytes, connection: str) -> bytes | None:
         reply = await ingest.handle(raw, connection)
@@ -213,6 +219,9 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
         replayers["hl7"] = hl7.replayer(hub.log)
         hub.mllp_port = mllp.port
         collectors.append(MllpCollector(mllp, hl7))
+        if hub.held is not None:
+            from hub.api.held import HeldCollector
+            collectors.append(HeldCollector(hub.held))
         if hub.settings.hl7.drop_directory is not None:
             folder = hub.settings.hl7.drop_directory
             extra = [*(extra or []), lambda stop: hl7_files.watch(folder, hl7, stop)]
@@ -234,7 +243,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
         worker = DeliveryWorker(hub.log, client, hub.clock)
         extra = [*(extra or []), worker.run]
     app = create_app(ApiContext(hub.settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
-                                hub.resources, replayers, collectors))
+                                hub.resources, replayers, collectors, held=hub.held))
     config = uvicorn.Config(app, host=hub.settings.api.host, port=hub.settings.api.port,
                             log_level="warning", lifespan="off")
     server = EmbeddedServer(config)

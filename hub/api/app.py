@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from hub import __version__
-from hub.api import alerts, dead_letters, episodes, inbound, stats
+from hub.api import alerts, dead_letters, episodes, held, inbound, stats
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
 from hub.api.metrics import render
@@ -74,6 +74,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(alerts.router(ctx, auth))
     app.include_router(dead_letters.router(ctx, auth, audit))
     app.include_router(stats.router(ctx, auth))
+    app.include_router(held.router(ctx, auth))
     app.include_router(inbound.router(ctx, auth))
     app.include_router(inbound.kommun_router(ctx, auth))
     app.include_router(inbound.lifecare_router(ctx, auth))

@@ -30,6 +30,8 @@ class ApiContext:
     collectors: list[Any] = field(default_factory=list)
     checks: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     """Further readiness checks by name (e.g. the Kafka mirror), each giving at least ``ok``."""
+    held: Any = None
+    """The HeldStore (messages held until the hub can place them), if the hub has one."""
 
     def replayer_for(self, source: str) -> Replayer | None:
         """The replayer for a dead letter's source: an adapter's, or canonical JSON ingest."""

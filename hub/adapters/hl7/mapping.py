@@ -27,15 +27,33 @@ from dataclasses import dataclass
 
 from hub.adapters.hl7 import errors as E
 from hub.adapters.hl7.errors import Hl7Error
-from hub.adapters.hl7.parse import NULL, STOCKHOLM, SUPPORTED_VERSIONS, Message, WardLookup, hl7_time, split
+from hub.adapters.hl7.parse import (
+    NULL,
+    STOCKHOLM,
+    SUPPORTED_VERSIONS,
+    Message,
+    Separators,
+    WardLookup,
+    hl7_time,
+    read_msh,
+    split,
+)
 from hub.adapters.hl7.patient import patient, patient_id, too_long
 from hub.adapters.hl7.profile import (
-    DEFAULT, PV1_MISSING, REASONS, SOFT, TRIGGER_UNMAPPED, VISIT_MISSING, WARD_UNKNOWN, Hold, Profile,
+    DEFAULT,
+    PV1_MISSING,
+    REASONS,
+    SOFT,
+    TRIGGER_UNMAPPED,
+    VISIT_MISSING,
+    WARD_UNKNOWN,
+    Hold,
+    Profile,
 )
 from hub.schemas import payloads as p
 from hub.schemas.base import CareType
-from hub.schemas.envelope import Envelope, new_event, build_trusted
-from hub.schemas.identifiers import contains_personal_id
+from hub.schemas.envelope import Envelope, build_trusted, new_event
+from hub.schemas.identifiers import PatientIdentifier, contains_personal_id
 
 TRIGGERS = ("A01", "A02", "A03", "A04", "A08", "A11", "A12", "A13", "A21", "A22", "A40")
 _EPISODE_CHARS = re.compile(r"[^A-Za-z0-9._:-]+")
@@ -187,7 +205,8 @@ def canonical(raw: bytes, lookup: WardLookup, received_at: dt.datetime, profile:
         except Hl7Error as exc:
             errors.append(exc)
     elif trigger == "A40":
-        episode = episode_id(h.sending_facility, "merge-" + hashlib.sha1(h.control_id.encode()).hexdigest()[:16])
+        merge = hashlib.blake2b(h.control_id.encode(), digest_size=8).hexdigest()
+        episode = episode_id(h.sending_facility, f"merge-{merge}")
     elif has_pv1 or visit_seg != "PV1":
         holds.append(Hold(VISIT_MISSING, f"{profile.visit_name}: {REASONS[VISIT_MISSING]}", visit_seg, visit_no))
     if not has_pv1 and trigger != "A40":
@@ -197,7 +216,8 @@ def canonical(raw: bytes, lookup: WardLookup, received_at: dt.datetime, profile:
         raise Hl7Error.several(errors)
     if holds and not (force and all(x.reason in SOFT for x in holds)):
         return Parsed(h, (), tuple(holds), episode)
-    assert payload is not None and episode is not None
+    assert payload is not None
+    assert episode is not None
     at = (when or received_at).astimezone(dt.UTC)
     event = new_event(payload, episode_id=episode, source=h.source, source_message_id=h.source_message_id,
                       time=at, received_at=received_at.astimezone(dt.UTC), trusted=True)
@@ -224,7 +244,7 @@ def _length(value: str, limit: int, number: int, what: str, errors: list[Hl7Erro
 
 
 def _payload(message: Message, trigger: str, lookup: WardLookup, event_time: dt.datetime | None,
-             pid: p.PatientIdentifier | None, who: p.Patient | None, errors: list[Hl7Error],
+             pid: PatientIdentifier | None, who: p.Patient | None, errors: list[Hl7Error],
              holds: list[Hold]) -> p.Payload | None:
     if trigger == "A40":
         merged = patient_id(message, DEFAULT, errors, [], "MRG", 1) if message.segment("MRG") else None
@@ -283,3 +303,18 @@ def _construct(cls: type[p.Payload], **values: object) -> p.Payload:
     return build_trusted(cls, **values)
 
 
+
+
+def lenient_header(raw: bytes) -> tuple[Header, Separators] | None:
+    """MSH read as far as it can be (for MSA-2 and the ACK's separators), also when MSH-2 or
+    the rest of the message is malformed; None when there is no MSH at all."""
+    found = read_msh(raw)
+    if found is None:
+        return None
+    sep, fields = found
+    f = [x.split(sep.component, 1)[0] for x in fields[:18]] + [""] * max(0, 18 - len(fields))
+    f = ["" if x == NULL else x for x in f]
+    kind = fields[8].split(sep.component) if len(fields) > 8 else [""]
+    trigger = kind[1] if len(kind) > 1 else ""
+    return Header(f[2], f[3], f[4], f[5], f[9][:199], trigger[:3], kind[0][:3], f[11][:10], f[10][:3], f[14][:2],
+                  f[15][:2], f[17][:30]), sep

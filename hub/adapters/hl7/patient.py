@@ -79,9 +79,9 @@ def patient_id(message: Message, profile: Profile, errors: list[Hl7Error], holds
         elif not authority and not kind:
             plain.append(value)
     local = False
-    for value, authority in marked:
+    for value, oid in marked:
         try:
-            return _accepted(_parse(value, authority), profile, holds,
+            return _accepted(_parse(value, oid), profile, holds,
                              segment, number)
         except IdentifierError as exc:
             errors.append(Hl7Error(f"{segment}-{number}: {exc}", segment=segment, field=number,
