@@ -3,8 +3,6 @@ and reasons only), the held messages themselves by arrival, and an operator's re
 fix the directory reload did not cover, or to process a message with a soft reason such as a
 foreign address as it is)."""
 
-from __future__ import annotations
-
 import logging
 from collections.abc import Iterator
 from typing import Annotated, Any
