@@ -88,6 +88,12 @@ def router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
         require(who, Role.OPS_ADMIN, Role.REGION, Role.DASHBOARD)
         return store().counts()
 
+    @api.get("/notes", response_model=list[HeldGroup],
+             summary="Findings that held nothing (a reused control id), counted per sender.")
+    def notes(who: Who) -> list[dict[str, Any]]:
+        require(who, Role.OPS_ADMIN, Role.REGION, Role.DASHBOARD)
+        return store().notes()
+
     @api.get("/messages", response_model=list[HeldRow], summary="Held messages in arrival order.")
     def messages(who: Who, source: Annotated[str | None, Query(max_length=50)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:

@@ -102,6 +102,10 @@ Reprocess = Callable[[HeldMessage, bool], Decision]
 _UNIT = "\x1f"  # between the parts of a group key: MSH-3|MSH-4 senders hold '|' themselves
 
 
+_WHERE = {COUNTS: "messages held (see GET /held)",
+          NOTES: "messages processed, counted in GET /held/notes"}
+
+
 def group_key(source: str, sender: str, reason: str, subject: str) -> str:
     return _UNIT.join((source, sender, reason, subject))
 
@@ -125,7 +129,7 @@ def _count(tx: Any, group: str, delta: int, text: str, now: dt.datetime, store: 
         entry["text"] = text
         alert = AlertRaised(alert_id=_alert_id(group, entry["epoch"]), rule="data_quality",
                             rule_source=f"held:{group.split(_UNIT, 1)[0]}", raised_at=at,
-                            detail=f"{text}: messages held (see GET /held)"[:500])
+                            detail=f"{text}: {_WHERE[store]}"[:500])
         out.append(alert)
     elif before > 0 and entry["count"] == 0:
         out.append(AlertResolved(alert_id=_alert_id(group, entry["epoch"]), resolved_at=at,
