@@ -247,7 +247,7 @@ def _payload(message: Message, trigger: str, lookup: WardLookup, event_time: dt.
              pid: PatientIdentifier | None, who: p.Patient | None, errors: list[Hl7Error],
              holds: list[Hold]) -> p.Payload | None:
     if trigger == "A40":
-        merged = patient_id(message, DEFAULT, errors, [], "MRG", 1) if message.segment("MRG") else None
+        merged = patient_id(message, DEFAULT, errors, holds, "MRG", 1) if message.segment("MRG") else None
         if message.segment("MRG") is None:
             errors.append(Hl7Error("MRG-1 (prior patient identifier) is required", segment="MRG", field=1,
                                    code=E.REQUIRED_FIELD_MISSING))

@@ -148,9 +148,11 @@ def codec_for(declared: str, override: str | None = None) -> str | None:
     if name is not None:
         return name
     try:
-        return codecs.lookup(declared.strip()).name
-    except LookupError:
+        found = codecs.lookup(declared.strip()).name
+        "MSH".encode(found)  # a text encoding, not base64 or zlib
+    except (LookupError, ValueError):
         return None
+    return found
 
 
 def read_msh(raw: bytes) -> tuple[Separators, list[str]] | None:
