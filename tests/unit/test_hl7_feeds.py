@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from hub.adapters.hl7.batch import messages_of
+from hub.adapters.hl7.errors import Hl7Error
 from hub.adapters.hl7.mapping import canonical
 from hub.domain.clock import FakeClock
 from hub.schemas import topics
@@ -47,7 +48,7 @@ def observe(path: Path) -> list[dict[str, Any]]:
         held = [HeldMessage.load(k, v) for (store, k), v in committer.tx.states.items() if store == HELD]
         try:
             holds = [h.reason for h in canonical(raw, lookup, RECEIVED).holds]
-        except Exception:
+        except Hl7Error:
             holds = []
         out.append({"ack": _segments(reply), "held": [m.reason for m in held], "holds": holds,
                     "events": [{"type": e["type"], "episodeid": e["episodeid"], "time": e["time"],
