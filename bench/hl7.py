@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import hl7 as python_hl7
-from stdnum import luhn
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.parser import parse_message
+from stdnum import luhn
 
 from bench.common import best_of, emit, note
 from hub.adapters.hl7.config import Hl7Settings
