@@ -218,6 +218,19 @@ class HeldStore:
         """Re-process held messages in arrival order; each released one's events are appended
         in one transaction with its removal. An episode whose earlier message stays held keeps
         its later ones too. ``force``: the operator's release (soft reasons give way)."""
+        total = Released()
+        for _ in range(10):  # messages held behind a released one while this ran: another pass
+            one = self._pass(source, force, select)
+            total.released += one.released
+            total.dead_lettered += one.dead_lettered
+            total.still_held = one.still_held
+            if not one.released:
+                break
+        if total.released:
+            log.warning("released %d held messages (%d still held)", total.released, total.still_held)
+        return total
+
+    def _pass(self, source: str | None, force: bool, select: Callable[[HeldMessage], bool] | None) -> Released:
         result = Released()
         blocked: set[tuple[str, str]] = set()
         for item in self.items(source):
@@ -249,7 +262,5 @@ class HeldStore:
                 result.dead_lettered += 1
             else:
                 result.released += 1
-        if result.released:
-            log.warning("released %d held messages (%d still held)", result.released, result.still_held)
         return result
 
