@@ -34,6 +34,7 @@ from hub.streams.bridge import BridgeMonitor, breaker_state
 from hub.streams.clock import SystemClock
 from hub.streams.delivery import DeliveryWorker, PratorDrop, PratorHttp, delivery_replayer
 from hub.streams.directory import DirectoryHolder
+from hub.streams.held import HeldStore
 from hub.streams.hl7_ingest import Hl7Ingest
 from hub.streams.ingest import Ingestor
 from hub.streams.owner import Ownership
@@ -129,6 +130,7 @@ class Hub:
     resources: Resources
     mllp_port: int | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
+    held: HeldStore | None = None
 
     def close(self) -> None:
         for close in reversed(self.closers):
@@ -173,7 +175,9 @@ def build_hub(settings: HubSettings, *, clock: Clock | None = None,
         projections=[cls() for cls in PROJECTIONS] if processors is None else [],
         view=sqlite,
     )
-    return Hub(settings, clock, sqlite, Ingestor(sqlite, clock), runtime, resources, closers=[worker.close])
+    held = HeldStore(sqlite, clock.now)
+    resources.directory.listeners.append(lambda directory: held.release())
+    return Hub(settings, clock, sqlite, Ingestor(sqlite, clock), runtime, resources, closers=[worker.close], held=held)
 
 
 def processors_runtime(settings: HubSettings, clock: Clock) -> tuple[EmbeddedRuntime, Callable[[], None]]:
@@ -234,7 +238,9 @@ async def start_hl7(hub: Hub, *, listen: bool = True) -> tuple[MllpServer, Hl7In
     (``listen=False``) started by its supervised task."""
     committer = GroupCommitter(hub.log)
     ingest = Hl7Ingest(committer, ward_lookup(hub.settings, hub.resources), hub.clock,
-                       other_events=hub.settings.hl7.other_events)
+                       other_events=hub.settings.hl7.other_events, settings=hub.settings.hl7)
+    if hub.held is not None:
+        hub.held.reprocessors["hl7"] = ingest.reprocess
 
     async def handle(raw: bytes, connection: str) -> bytes | None:
         reply = await ingest.handle(raw, connection)
@@ -321,6 +327,9 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
             hub.mllp_port = port
 
         supervisor.add("mllp", mllp_task(mllp, mllp_started, on_port))
+        if hub.held is not None:
+            from hub.api.held import HeldCollector
+            collectors.append(HeldCollector(hub.held))
         if settings.hl7.drop_directory is not None:
             folder = settings.hl7.drop_directory
             supervisor.add("hl7-inbox", lambda stop: hl7_files.watch(folder, hl7, stop))
@@ -354,7 +363,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
         supervisor.add(f"extra-{i}", job, once=True)
     app = create_app(ApiContext(settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
                                 hub.resources, replayers, collectors, checks={"tasks": supervisor.check},
-                                circuits=circuits))
+                                circuits=circuits, held=hub.held))
     config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
                             log_level="warning", lifespan="off")
     server = EmbeddedServer(config)

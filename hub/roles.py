@@ -74,7 +74,8 @@ async def serve_mllp_adapter(settings: HubSettings, *, clock: Clock | None = Non
     resources = load_resources(settings)
     appender = KafkaAppender(settings.kafka)
     committer = KafkaCommitter(appender, mode=settings.kafka.content_mode)
-    ingest = Hl7Ingest(committer, ward_lookup(settings, resources), clock, other_events=settings.hl7.other_events)
+    ingest = Hl7Ingest(committer, ward_lookup(settings, resources), clock, other_events=settings.hl7.other_events,
+                       settings=settings.hl7)
     adapter = MllpAdapter(settings, appender, committer, ingest, stop=stop or asyncio.Event())
     _signals(adapter.stop)
     supervisor = supervisor_for(settings, status=False)
@@ -160,7 +161,7 @@ async def serve_api(settings: HubSettings, *, clock: Clock | None = None, stop: 
     role = ApiRole(mirrored, mirror, runtime, stop=stop or asyncio.Event())
     _signals(role.stop)
     hl7 = Hl7Ingest(GroupCommitter(mirrored), ward_lookup(settings, resources), clock,
-                    other_events=settings.hl7.other_events)
+                    other_events=settings.hl7.other_events, settings=settings.hl7)
     replayers = {"hl7": hl7.replayer(mirrored), "delivery-lifecare": delivery_replayer(mirrored),
                  "delivery-prator": delivery_replayer(mirrored)}
     supervisor = supervisor_for(settings)

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from hub import __version__
-from hub.api import alerts, bridge, console, dead_letters, docs, episodes, inbound, search, stats
+from hub.api import alerts, bridge, console, dead_letters, docs, episodes, held, inbound, search, stats
 from hub.api.access import Access
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
@@ -131,6 +131,7 @@ def create_app(ctx: ApiContext, *, extra_keys: tuple[ApiKey, ...] = ()) -> FastA
     app.include_router(console.router(ctx, auth, audit, access))
     app.include_router(search.router(ctx, auth, audit, access))
     app.include_router(bridge.router(ctx, auth, audit, access))
+    app.include_router(held.router(ctx, auth))
 
     static = files("hub.api") / "static"
     app.mount("/dashboard/static", StaticFiles(directory=str(static)), name="dashboard-static")

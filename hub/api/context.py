@@ -34,6 +34,8 @@ class ApiContext:
     """The inbound door (``hub.streams.door.Door``), set by ``create_app``."""
     circuits: dict[str, Callable[[], str]] = field(default_factory=dict)
     """Per target system: its circuit breaker's state now ("closed" or "open")."""
+    held: Any = None
+    """The HeldStore (messages held until the hub can place them), if the hub has one."""
 
     def replayer_for(self, source: str) -> Replayer | None:
         """The replayer for a dead letter's source: an adapter's, or canonical JSON ingest."""

@@ -8,9 +8,10 @@ version (``se.svu.patient_admitted.v1``) and is the discriminator of the union.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from functools import cache, lru_cache
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
 
 from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, create_model
 
@@ -20,6 +21,8 @@ from hub.schemas.figures import MonthlyFigures
 from hub.schemas.identifiers import contains_personal_id
 from hub.schemas.operations import OPERATION_PAYLOADS
 from hub.schemas.payloads import PROCESS_PAYLOADS, Payload
+
+M = TypeVar("M", bound=CanonicalModel)
 
 TYPE_PREFIX = "se.svu."
 SCHEMA_URN_PREFIX = "urn:svu-hub:schema:"
@@ -109,6 +112,51 @@ def _adapter() -> TypeAdapter[Any]:
     return TypeAdapter(CanonicalEvent)
 
 
+_NAMESPACE_BYTES = _EVENT_ID_NAMESPACE.bytes
+
+
+def event_uuid(name: str) -> str:
+    """``str(uuid.uuid5(_EVENT_ID_NAMESPACE, name))`` (RFC 4122 §4.3), without building UUID
+    objects: the same text, a few times cheaper."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_MISSING: Any = object()
+
+
+@cache
+def _fields(cls: type[CanonicalModel]) -> tuple[tuple[str, Any, Any], ...]:
+    """(name, default, default factory) of each field, in the model's order."""
+    return tuple((name, _MISSING if info.is_required() else info.default, info.default_factory)
+                 for name, info in cls.model_fields.items())
+
+
+def build_trusted(cls: type[M], /, **values: Any) -> M:
+    """A model built from values its caller has already checked (an adapter that validated the
+    outside input field by field, or the hub's own derived data): defaults filled in, nothing
+    validated again, fields in the model's order (so its JSON is the validated model's JSON).
+    What ``model_construct`` does, at a fraction of its cost."""
+    data = {}
+    for name, default, factory in _fields(cls):
+        if name in values:
+            data[name] = values[name]
+        elif factory is not None:
+            data[name] = factory()
+        elif default is not _MISSING:
+            data[name] = default
+    obj = cls.__new__(cls)
+    setattr_ = object.__setattr__
+    setattr_(obj, "__dict__", data)
+    setattr_(obj, "__pydantic_fields_set__", set(values))
+    setattr_(obj, "__pydantic_extra__", None)
+    setattr_(obj, "__pydantic_private__", None)
+    return obj
+
+
 def new_event(
     payload: Payload,
     *,
@@ -132,10 +180,10 @@ def new_event(
     cls = EVENT_CLASSES[type(payload)]
     etype = event_type(type(payload))
     if event_id is None:
-        event_id = str(uuid.uuid5(_EVENT_ID_NAMESPACE, f"{source}|{source_message_id}|{etype}|{episode_id}"))
+        event_id = event_uuid(f"{source}|{source_message_id}|{etype}|{episode_id}")
     if trusted:
-        return cls.model_construct(
-            id=event_id, type=etype, source=source, time=time, subject=subject,
+        return build_trusted(
+            cls, id=event_id, type=etype, source=source, time=time, subject=subject,
             episode_id=episode_id, source_message_id=source_message_id, received_at=received_at,
             traceparent=traceparent, data=payload, specversion="1.0",
             datacontenttype="application/json", dataschema=schema_urn(type(payload)))

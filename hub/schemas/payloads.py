@@ -141,6 +141,7 @@ class PatientTransferred(Payload):
     """Flytt till annan avdelning eller annat sjukhus (HL7 ADT A02)."""
 
     EVENT_NAME: ClassVar[str] = "patient_transferred"
+    patient: Patient | None = Field(default=None, description="The patient of the message (PID), when it had one.")
     from_ward: HsaId | None = None
     to_ward: HsaId
     transferred_at: Instant
@@ -150,6 +151,7 @@ class TransferCancelled(Payload):
     """Makulerad flytt (HL7 ADT A12)."""
 
     EVENT_NAME: ClassVar[str] = "transfer_cancelled"
+    patient: Patient | None = Field(default=None, description="The patient of the message (PID), when it had one.")
     ward: HsaId
     cancelled_at: Instant
 
@@ -276,6 +278,7 @@ class PatientDischarged(Payload):
     """Utskrivning (HL7 ADT A03). Ends the vårdtillfälle and the liability clock."""
 
     EVENT_NAME: ClassVar[str] = "patient_discharged"
+    patient: Patient | None = Field(default=None, description="The patient of the message (PID), when it had one.")
     ward: HsaId
     discharged_at: Instant
     disposition: str | None = Field(default=None, max_length=64, description="PV1-36")
@@ -286,6 +289,7 @@ class DischargeCancelled(Payload):
     """Makulerad utskrivning (HL7 ADT A13)."""
 
     EVENT_NAME: ClassVar[str] = "discharge_cancelled"
+    patient: Patient | None = Field(default=None, description="The patient of the message (PID), when it had one.")
     ward: HsaId
     cancelled_at: Instant
 
@@ -294,6 +298,7 @@ class AdmissionCancelled(Payload):
     """Makulerad inskrivning (HL7 ADT A11). Later meddelanden for the episode are data-quality errors."""
 
     EVENT_NAME: ClassVar[str] = "admission_cancelled"
+    patient: Patient | None = Field(default=None, description="The patient of the message (PID), when it had one.")
     ward: HsaId
     cancelled_at: Instant
 
@@ -302,6 +307,7 @@ class LeaveOfAbsenceStarted(Payload):
     """Permission (HL7 ADT A21)."""
 
     EVENT_NAME: ClassVar[str] = "leave_of_absence_started"
+    patient: Patient | None = Field(default=None, description="The patient of the message (PID), when it had one.")
     ward: HsaId
     started_at: Instant
 
@@ -310,6 +316,7 @@ class LeaveOfAbsenceEnded(Payload):
     """Återkomst från permission (HL7 ADT A22)."""
 
     EVENT_NAME: ClassVar[str] = "leave_of_absence_ended"
+    patient: Patient | None = Field(default=None, description="The patient of the message (PID), when it had one.")
     ward: HsaId
     ended_at: Instant
 

@@ -5,11 +5,15 @@ side by side (every ``*.yaml`` in it)."""
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from hub.domain.directory import UnitDirectory, combine, parse_directory
 from hub.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
 
 
 class DirectoryHolder:
@@ -21,6 +25,8 @@ class DirectoryHolder:
         self._current: UnitDirectory | None = None
         self.loaded_from: str | None = None
         self._mtime: int | None = None
+        self.listeners: list[Callable[[UnitDirectory], object]] = []
+        """Called after each reload (e.g. to release messages held for a ward it did not know)."""
         if path is not None:
             self._mtime = self._signature() if path.exists() else None
             self.reload()
@@ -69,4 +75,9 @@ class DirectoryHolder:
         with self._lock:
             self._current = directory
             self.loaded_from = str(self.path)
+        for listener in self.listeners:
+            try:
+                listener(directory)
+            except Exception as exc:  # a listener's failure does not undo the reload
+                log.error("after the directory reload, a listener failed: %s", type(exc).__name__)
         return directory

@@ -41,7 +41,7 @@ async def test_drop_directory_moves_files_and_explains_rejections(tmp_path: Path
     cut = (SAMPLES / "batch.hl7").read_bytes().replace(b"BTS|3", b"BTS|4")
     (drop / "cut.hl7").write_bytes(cut)
     (drop / "partial.hl7.tmp").write_bytes(b"MSH|")
-    hub = build_hub(_settings(tmp_path, drop_directory=drop), clock=SystemClock())
+    hub = build_hub(_settings(tmp_path, drop_directory=drop, ack_policy="strict"), clock=SystemClock())
     server, ingest = await start_hl7(hub)
     stop = asyncio.Event()
     try:

@@ -39,7 +39,7 @@ def _err(ack: bytes) -> str:
 
 @contextlib.asynccontextmanager
 async def running(cluster: MockCluster, tmp_path: Path) -> AsyncIterator[MllpAdapter]:
-    settings = HubSettings(kafka=cluster.settings(), hl7=Hl7Settings(enabled=True, port=0, wards=WARDS),
+    settings = HubSettings(kafka=cluster.settings(), hl7=Hl7Settings(enabled=True, port=0, wards=WARDS, ack_policy="strict"),
                            api=ApiSettings(host="127.0.0.1", port=0))
     started: asyncio.Future[MllpAdapter] = asyncio.get_running_loop().create_future()
     stop = asyncio.Event()

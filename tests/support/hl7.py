@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
 WARDS = {"V00": "SE2321000248-V00", "V01": "SE2321000248-V01"}
 
 
@@ -38,3 +43,36 @@ def adt(trigger: str = "A01", *, control: str = "MSG0001", pid3: str = "19121212
         *(extra or []),
     ]
     return sep.join(segments) + sep
+
+
+class MemoryTx:
+    """A transaction that keeps what it is given (``append``, ``get_state``, ``put_states``)."""
+
+    def __init__(self) -> None:
+        self.records: list[Any] = []
+        self.states: dict[tuple[str, str], bytes] = {}
+
+    def append(self, records: Any) -> list[Any]:
+        self.records.extend(records)
+        return []
+
+    def get_state(self, store: str, key: str) -> bytes | None:
+        return self.states.get((store, key))
+
+    def put_states(self, store: str, items: Any) -> None:
+        for key, value in items:
+            if value is None:
+                self.states.pop((store, key), None)
+            else:
+                self.states[(store, key)] = value
+
+
+class MemoryCommitter:
+    """Runs each work function at once on one MemoryTx (a committer with no durability, for
+    tests of what the ingest decides)."""
+
+    def __init__(self) -> None:
+        self.tx = MemoryTx()
+
+    async def submit(self, work: Callable[[Any], T]) -> T:
+        return work(self.tx)

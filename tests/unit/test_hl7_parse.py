@@ -101,10 +101,8 @@ def test_local_times_across_dst_and_offsets() -> None:
     (adt().replace("MSH|^~\\&", "MSH|^~"), "MSH-2", True, "encoding characters"),
     (adt().replace("MSH|^~\\&", "MSHA^~\\&"), "MSH-2", True, "five distinct"),
     (adt(version="2.1"), "MSH-12", True, "not supported"),
-    (adt(charset="KOI8-R"), "MSH-18", True, "not supported"),
+    (adt(charset="KLINGON-8"), "MSH-18", True, "not supported"),
     (adt(pid3="191212121213^^^&1.2.752.129.2.1.3.1&ISO"), "PID-3", False, "check digit"),
-    (adt(ward="X99^^^NUS"), "PV1-3", False, "not in the unit directory"),
-    (adt(visit=""), "PV1-19", False, "required"),
     (adt(admit="2026-03-02"), "PV1-44", False, "not an HL7 date"),
     (adt().replace("ADT^A01", "ORU^R01"), "MSH-9", True, "not ADT"),
 ])
@@ -115,6 +113,20 @@ def test_bad_input_names_segment_and_field(text: str, location: str, reject: boo
     assert exc.value.reject is reject
     assert words in exc.value.text
     assert "1212121213" not in exc.value.text  # masked
+
+
+@pytest.mark.parametrize(("text", "reason", "location", "words"), [
+    (adt(ward="X99^^^NUS"), "ward_unknown", "PV1-3", "not in the unit directory"),
+    (adt(visit=""), "visit_missing", "PV1-19", "no visit number"),
+    (adt(visit='""'), "visit_missing", "PV1-19", "no visit number"),
+])
+def test_what_the_hub_cannot_place_is_held_naming_the_field(text: str, reason: str, location: str,
+                                                             words: str) -> None:
+    parsed = parse(text)
+    assert parsed.events == ()
+    (hold,) = parsed.holds
+    assert (hold.reason, hold.as_error().location) == (reason, location)
+    assert words in hold.text
 
 
 def test_wrong_charset_bytes_are_refused() -> None:
@@ -133,14 +145,13 @@ def test_acknowledgements_original_and_enhanced_mode() -> None:
     assert "\rMSA|AA|MSG0001" in accept
     assert accept.startswith("MSH|^~\\&|SVU-HUB|SVU-HUB|COSMIC|NUS|")
     assert "|ACK^A01^ACK|" in accept
-    with pytest.raises(Hl7Error) as exc:
-        parse(adt(ward="X99^^^NUS"))
-    nak = ack(head, "error", error=exc.value, now=NOW).decode()
+    (hold,) = parse(adt(ward="X99^^^NUS")).holds
+    nak = ack(head, "error", error=hold.as_error(), now=NOW).decode()
     assert "\rMSA|AE|MSG0001|" in nak
     assert "\rERR||PV1^1^3|204^Unknown key identifier^HL70357|E||||" in nak
     enhanced = parse(adt(accept_ack="AL")).header
     assert "MSA|CA|" in ack(enhanced, "accept", now=NOW).decode()
-    assert "MSA|CR|" in ack(enhanced, "reject", error=exc.value, now=NOW).decode()
+    assert "MSA|CR|" in ack(enhanced, "reject", error=hold.as_error(), now=NOW).decode()
     for mode, ok, bad in (("AL", True, True), ("NE", False, False), ("ER", False, True), ("SU", True, False)):
         h = parse(adt(accept_ack=mode)).header
         assert (should_send(h, "accept"), should_send(h, "error")) == (ok, bad)

@@ -31,6 +31,20 @@ class Hl7Error(ValidationFailed):
         self.field = field
         self.code = code
         self.reject = reject
+        self.others: list[Hl7Error] = []
+
+    @classmethod
+    def several(cls, errors: list[Hl7Error]) -> Hl7Error:
+        """The first error, carrying the others (every error of a message goes into the ACK)."""
+        first = errors[0]
+        if len(errors) > 1:
+            first.others = errors[1:]
+            first.errors = [e for x in errors for e in x.errors]
+        return first
+
+    @property
+    def all(self) -> list[Hl7Error]:
+        return [self, *self.others]
 
     @property
     def location(self) -> str:

@@ -2,9 +2,18 @@
 
 I/O only: each framed message goes to the injected ``handle`` coroutine, whose reply (the ACK)
 is written back before the next message of the same connection is read, so replies keep their
-order. Bytes outside a frame, a frame over the size limit and a frame cut short by a new start
-byte go to ``reject`` (which stores them and answers a negative ACK). A missing final CR after
-0x1C is tolerated. Shutdown stops accepting and lets in-flight messages finish.
+order — and each received frame gets exactly one reply (or none when MSH-15/16 ask for none):
+
+- a frame runs from 0x0B to the next 0x1C; a stray 0x0B inside it (what a pasted manual line
+  break becomes) is data, never the start of a second frame;
+- bytes outside a frame and a frame over ``max_message_bytes`` go to ``reject`` (stored,
+  answered AR); an oversized frame is skipped up to its own end byte, and the frames after it
+  in the same read are processed;
+- a missing final CR after 0x1C is tolerated;
+- at most ``max_connections`` connections; a connection holds at most ``max_buffered_bytes``
+  read but unanswered (the kernel's window holds the rest back from the sender).
+
+Shutdown stops accepting and lets in-flight messages finish.
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ class MllpServer:
         self._connections: set[asyncio.Task[None]] = set()
         self._busy: set[asyncio.Future[bytes | None]] = set()
         self.connections_total = 0
+        self.refused_connections = 0
         self.open_connections = 0
 
     @property
@@ -74,6 +84,13 @@ class MllpServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._connections) >= self.settings.max_connections:
+            self.refused_connections += 1
+            log.warning("MLLP connection refused: %d connections open (max_connections)", len(self._connections))
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            return
         self._connections.add(task)
         self.connections_total += 1
         self.open_connections += 1
@@ -93,44 +110,53 @@ class MllpServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, name: str) -> None:
         buffer = b""
         limit = self.settings.max_message_bytes
+        cap = max(self.settings.max_buffered_bytes, limit + 2)
+        discarding = False  # inside an oversized frame, already answered: skip to its end byte
         while True:
             try:
-                chunk = await asyncio.wait_for(reader.read(65536), timeout=self.settings.idle_timeout_s)
+                chunk = await asyncio.wait_for(reader.read(min(65536, cap - len(buffer))),
+                                               timeout=self.settings.idle_timeout_s)
             except TimeoutError:
                 return
             if not chunk:
-                if buffer.strip(b"\r\n "):
+                if buffer.strip(b"\r\n ") and not discarding:
                     await self._reject(buffer, name, "connection closed inside a frame (truncated message)")
                 return
             buffer += chunk
             while buffer:
-                start = buffer.find(START)
-                if start < 0:
-                    if len(buffer.strip(b"\r\n ")) > 0 and (len(buffer) > limit or END in buffer):
-                        await self._reply(writer, await self._reject(buffer, name, "bytes outside an MLLP frame"))
+                if discarding:
+                    end = buffer.find(END)
+                    if end < 0:
                         buffer = b""
+                        break
+                    buffer, discarding = buffer[end + 1:].removeprefix(CR), False
+                    continue
+                start = buffer.find(START)
+                end = buffer.find(END)
+                if start < 0 or (0 <= end < start):
+                    if end >= 0:  # bytes that end like a frame but never began as one
+                        junk, buffer = buffer[:end], buffer[end + 1:].removeprefix(CR)
+                        if junk.strip(b"\r\n "):
+                            await self._reply(writer, await self._reject(junk, name, "bytes outside an MLLP frame"))
+                        continue
+                    if len(buffer) > limit:
+                        outside = await self._reject(buffer[:limit], name, "bytes outside an MLLP frame")
+                        await self._reply(writer, outside)
+                        buffer, discarding = b"", True
                     break
                 if start > 0:
                     junk, buffer = buffer[:start], buffer[start:]
+                    end -= start
                     if junk.strip(b"\r\n "):
                         await self._reply(writer, await self._reject(junk, name, "bytes outside an MLLP frame"))
-                end = buffer.find(END)
-                restart = buffer.find(START, 1)
-                if restart > 0 and (end < 0 or restart < end):
-                    cut, buffer = buffer[1:restart], buffer[restart:]
-                    await self._reply(writer, await self._reject(cut, name, "truncated frame: a new frame began"))
-                    continue
                 if end < 0:
-                    if len(buffer) > limit:
+                    if len(buffer) - 1 > limit:  # answered now; the rest of the frame is skipped
                         await self._reply(writer, await self._reject(
                             buffer[1:limit + 1], name, f"message over the size limit of {limit} bytes"))
-                        buffer = b""
-                        await self._discard_until_end(reader)
+                        buffer, discarding = b"", True
                     break
                 message = buffer[1:end]
-                buffer = buffer[end + 1:]
-                if buffer.startswith(CR):
-                    buffer = buffer[1:]
+                buffer = buffer[end + 1:].removeprefix(CR)
                 if len(message) > limit:
                     await self._reply(writer, await self._reject(
                         message[:limit], name, f"message over the size limit of {limit} bytes"))
@@ -144,13 +170,6 @@ class MllpServer:
             return await asyncio.shield(task)
         finally:
             self._busy.discard(task)
-
-    async def _discard_until_end(self, reader: asyncio.StreamReader) -> None:
-        """Skip the rest of an oversized frame."""
-        while True:
-            chunk = await asyncio.wait_for(reader.read(65536), timeout=self.settings.idle_timeout_s)
-            if not chunk or END in chunk:
-                return
 
     @staticmethod
     async def _reply(writer: asyncio.StreamWriter, ack: bytes | None) -> None:
