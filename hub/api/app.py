@@ -131,7 +131,7 @@ def create_app(ctx: ApiContext, *, extra_keys: tuple[ApiKey, ...] = ()) -> FastA
     app.include_router(console.router(ctx, auth, audit, access))
     app.include_router(search.router(ctx, auth, audit, access))
     app.include_router(bridge.router(ctx, auth, audit, access))
-    app.include_router(held.router(ctx, auth))
+    app.include_router(held.router(ctx, auth, audit))
 
     static = files("hub.api") / "static"
     app.mount("/dashboard/static", StaticFiles(directory=str(static)), name="dashboard-static")

@@ -13,6 +13,7 @@ from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field
 
 from hub.api.context import ApiContext
+from hub.api.audit import AuditLog
 from hub.api.security import Authenticator, Principal, require
 from hub.settings import Role
 from hub.streams.held import HeldStore
@@ -73,7 +74,7 @@ class HeldCollector(Collector):
         yield gauge
 
 
-def router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
+def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog | None = None) -> APIRouter:
     api = APIRouter(prefix="/held", tags=["held messages"])
     Who = Annotated[Principal, Depends(auth)]
 
@@ -97,10 +98,15 @@ def router(ctx: ApiContext, auth: Authenticator) -> APIRouter:
     @api.get("/messages", response_model=list[HeldRow], summary="Held messages in arrival order.")
     def messages(who: Who, source: Annotated[str | None, Query(max_length=50)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
-        require(who, Role.OPS_ADMIN, Role.REGION)
-        return [{"source": m.source, "number": m.number, "sender": m.sender, "reason": m.reason,
+        # held messages are those the hub could not place, so no care relationship covers them: ops only
+        require(who, Role.OPS_ADMIN)
+        rows = [{"source": m.source, "number": m.number, "sender": m.sender, "reason": m.reason,
                  "subject": m.subject, "text": m.text, "episode_id": m.episode, "received_at": m.received_at}
                 for m in store().items(source)[:limit]]
+        if audit is not None:
+            audit.record(who, endpoint="GET /held/messages", outcome="read",
+                         episode_ids=sorted({str(r["episode_id"]) for r in rows if r["episode_id"]}))
+        return rows
 
     @api.post("/release", response_model=Released, summary="Re-process held messages in arrival order.")
     def release(body: Release, who: Who) -> Released:
