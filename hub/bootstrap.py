@@ -25,7 +25,7 @@ from hub.domain.stats import StatsProcessor
 from hub.domain.timeline import TimelineProcessor
 from hub.errors import ConfigurationError
 from hub.settings import HubSettings
-from hub.streams import hl7_files, kommun_files, prator_files
+from hub.streams import hl7_files, kommun_files, metrics, otel, prator_files
 from hub.streams.appender import GroupCommitter
 from hub.streams.clock import SystemClock
 from hub.streams.delivery import DeliveryWorker, PratorDrop, PratorHttp, delivery_replayer
@@ -188,7 +188,7 @@ async def start_hl7(hub: Hub) -> tuple[MllpServer, Hl7Ingest]:
         hub.runtime.notify()
         return reply
 
-    server = MllpServer(hub.settings.hl7, handle, ingest.reject)
+    server = MllpServer(hub.settings.hl7, otel.mllp_handler(handle), ingest.reject)
     await server.start()
     return server, ingest
 
@@ -223,16 +223,20 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     if hub.settings.prator.inbox is not None:
         inbox = hub.settings.prator.inbox
         extra = [*(extra or []), lambda stop: prator_files.watch(inbox, hub.log, hub.clock, stop)]
+    breakers: dict[str, Any] = {}
     if hub.settings.prator.http is not None:
         target = PratorHttp(LifeCareClient(hub.settings.prator.http))
+        breakers["prator"] = metrics.breaker_of(target)
         extra = [*(extra or []), DeliveryWorker(hub.log, target, hub.clock, system="prator").run]
     elif hub.settings.prator.outbox is not None:
         prator = DeliveryWorker(hub.log, PratorDrop(hub.settings.prator.outbox), hub.clock, system="prator")
         extra = [*(extra or []), prator.run]
     if hub.settings.lifecare.enabled:
         client = LifeCareClient(hub.settings.lifecare)
+        breakers["lifecare"] = client.breaker
         worker = DeliveryWorker(hub.log, client, hub.clock)
         extra = [*(extra or []), worker.run]
+    collectors.append(metrics.ReadModelCollector(hub.log, breakers))  # deliveries, with their circuits
     app = create_app(ApiContext(hub.settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
                                 hub.resources, replayers, collectors))
     config = uvicorn.Config(app, host=hub.settings.api.host, port=hub.settings.api.port,

@@ -103,6 +103,9 @@ def _existing_log(settings: HubSettings) -> None:
 def _main(
     version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
 ) -> None:
+    from hub.streams import otel
+
+    otel.configure()  # traces over OTLP when the OTEL_* variables ask for them; off by default
     if version:
         out.print(__version__)
         raise typer.Exit()

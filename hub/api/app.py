@@ -15,6 +15,7 @@ from hub.api.context import ApiContext
 from hub.api.metrics import render
 from hub.api.security import Authenticator
 from hub.errors import TransportError
+from hub.streams.metrics import instrument
 
 __all__ = ["ApiContext", "create_app"]
 
@@ -33,6 +34,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app = FastAPI(title="svu-hub ops API", version=__version__, description=DESCRIPTION)
     auth = Authenticator(ctx.settings.api.keys, ctx.settings.api.jwt)
     audit = AuditLog(ctx.log, ctx.clock)
+    instrument(app, ctx.collectors, ctx.log)  # process, HTTP, delivery and dead-letter metrics; HTTP spans
 
     @app.exception_handler(TransportError)
     def unavailable(request: Request, exc: TransportError) -> JSONResponse:

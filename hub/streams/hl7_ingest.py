@@ -20,6 +20,7 @@ from hub.adapters.hl7.parse import WardLookup, split
 from hub.adapters.hl7.render import ack, should_send
 from hub.domain.clock import Clock
 from hub.schemas import topics
+from hub.streams import otel
 from hub.streams.dlq import content_key, dead_letter
 from hub.streams.ingest import Outcome
 from hub.streams.log import Append
@@ -97,9 +98,10 @@ class Hl7Ingest:
         now = self.clock.now()
         self.received += 1
         head, parsed, error = self._parse(raw, now)
+        parsed = otel.stamp(parsed)  # the events in the receive span's trace (when tracing is on)
         try:
-            stored = await self.committer.submit(lambda tx: self._write(tx, raw, head, parsed, error,
-                                                                        connection, now))
+            stored = await otel.storing(self.committer.submit(lambda tx: self._write(tx, raw, head, parsed, error,
+                                                                                     connection, now)))
         except Exception as exc:  # the store refused: nothing is kept, so nothing is accepted
             return self._unstored(head, exc, now)
         self._observe(time.perf_counter() - started)
