@@ -15,7 +15,7 @@ from hub.api.security import Authenticator, Principal, require
 from hub.schemas import topics
 from hub.schemas.envelope import Envelope
 from hub.settings import Role
-from hub.streams import tracing
+from hub.streams import otel, tracing
 from hub.streams.dlq import dead_letter
 from hub.streams.log import Append
 
@@ -25,7 +25,7 @@ XML_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {"appli
 
 def in_trace(event: Envelope, request: Request) -> Envelope:
     """The event in the caller's W3C trace (its ``traceparent`` header), when it sent a valid one."""
-    parent = tracing.valid(request.headers.get("traceparent"))
+    parent = otel.current_traceparent() or tracing.valid(request.headers.get("traceparent"))
     return event.model_copy(update={"traceparent": parent}) if parent else event
 
 
