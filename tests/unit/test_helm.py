@@ -74,15 +74,19 @@ def test_values_schema_matches_the_settings_models() -> None:
         "values.schema.json drifted from hub/settings.py; run 'hub helm schema'")
 
 
-def test_chart_lints_strictly() -> None:
-    report = helm_python.lint(str(CHART), strict=True, kube_version=f"v{KUBE}")
+@pytest.mark.parametrize("values", [{}, "all-on"], ids=["defaults", "all-optional-features"])
+def test_chart_lints_strictly(values: dict[str, Any] | str) -> None:
+    """The values schema admits the defaults and every option on."""
+    report = helm_python.lint(str(CHART), ALL_ON if values == "all-on" else {}, strict=True,
+                              kube_version=f"v{KUBE}")
     assert report["errors"] == []
     assert [m for m in report["messages"] if m["severity"] >= 2] == []
 
 
-def test_the_schema_rejects_a_wrong_setting() -> None:
-    report = helm_python.lint(str(CHART), {"settings": {"kafka": {"partitions": "many"}}},
-                              strict=True, kube_version=f"v{KUBE}")
+@pytest.mark.parametrize("values", [{"settings": {"kafka": {"partitions": "many"}}},
+                                    {"worker": {"nodeSelectr": {}}}, {"mllp": {"service": {"type": "External"}}}])
+def test_the_schema_rejects_a_wrong_setting(values: dict[str, Any]) -> None:
+    report = helm_python.lint(str(CHART), values, strict=True, kube_version=f"v{KUBE}")
     assert report["errors"] or any(m["severity"] >= 3 for m in report["messages"])
 
 
