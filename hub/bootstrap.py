@@ -28,7 +28,7 @@ from hub.domain.stats import StatsProcessor
 from hub.domain.timeline import TimelineProcessor
 from hub.errors import ConfigurationError
 from hub.settings import HubSettings
-from hub.streams import hl7_files, kommun_files, prator_files
+from hub.streams import hl7_files, kommun_files, metrics, otel, prator_files
 from hub.streams.appender import GroupCommitter
 from hub.streams.bridge import BridgeMonitor, breaker_state
 from hub.streams.clock import SystemClock
@@ -247,7 +247,7 @@ async def start_hl7(hub: Hub, *, listen: bool = True) -> tuple[MllpServer, Hl7In
         hub.runtime.notify()
         return reply
 
-    server = MllpServer(hub.settings.hl7, handle, ingest.reject)
+    server = MllpServer(hub.settings.hl7, otel.mllp_handler(handle), ingest.reject)
     if listen:
         await server.start()
     return server, ingest
@@ -346,9 +346,11 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
         supervisor.add("prator-inbox", lambda stop: prator_files.watch(inbox, hub.log, hub.clock, stop,
                                                                  **kommun_files.options(settings, hub.resources)))
     circuits: dict[str, Callable[[], str]] = {}
+    breakers: dict[str, Any] = {}
     if settings.prator.http is not None:
         target = PratorHttp(LifeCareClient(settings.prator.http))
         circuits["prator"] = breaker_state(target.client.breaker)
+        breakers["prator"] = metrics.breaker_of(target)
         supervisor.add("delivery-prator", DeliveryWorker(hub.log, target, hub.clock, system="prator").run)
     elif settings.prator.outbox is not None:
         prator = DeliveryWorker(hub.log, PratorDrop(settings.prator.outbox), hub.clock, system="prator")
@@ -356,7 +358,9 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     if settings.lifecare.enabled:
         client = LifeCareClient(settings.lifecare)
         circuits["lifecare"] = breaker_state(client.breaker)
+        breakers["lifecare"] = client.breaker
         supervisor.add("delivery-lifecare", DeliveryWorker(hub.log, client, hub.clock).run)
+    collectors.append(metrics.ReadModelCollector(hub.log, breakers))  # deliveries, with their circuits
     for name, job in zip(("bridge-monitor", "notifier"), console_jobs(hub, circuits), strict=False):
         supervisor.add(name, job)
     for i, job in enumerate(extra or []):

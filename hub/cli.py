@@ -17,6 +17,7 @@ from rich.table import Table
 
 from hub import __version__
 from hub.bootstrap import PROCESSORS, Hub, build_hub, build_worker, serve
+from hub.cli_errors import HubGroup
 from hub.errors import HubError, NotOwner
 from hub.settings import ApiKey, HubSettings, Role, load_settings
 from hub.streams.owner import Ownership, running_owner
@@ -26,17 +27,23 @@ app = typer.Typer(
     help="svu-hub: integration hub for samverkan vid utskrivning (Lag 2017:612).",
     no_args_is_help=True,
     add_completion=False,
-    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: [kafka], [hl7] … are settings sections, not markup
+    cls=HubGroup,  # one-line failures, named value types (hub/cli_errors.py)
 )
-contracts_app = typer.Typer(help="Published contracts (JSON Schema, AsyncAPI).", no_args_is_help=True)
+contracts_app = typer.Typer(help="Published contracts (JSON Schema, AsyncAPI).",
+                     no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(contracts_app, name="contracts")
-hl7_app = typer.Typer(help="HL7 v2 over MLLP.", no_args_is_help=True)
+hl7_app = typer.Typer(help="HL7 v2 over MLLP.",
+                     no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(hl7_app, name="hl7")
 
 
-adapter_app = typer.Typer(help="Source adapters as their own processes, writing to Kafka.", no_args_is_help=True)
+adapter_app = typer.Typer(help="Source adapters as their own processes, writing to Kafka.",
+                     no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(adapter_app, name="adapter")
-helm_app = typer.Typer(help="The Helm chart in deploy/helm/svu-hub.", no_args_is_help=True)
+helm_app = typer.Typer(help="The Helm chart in deploy/helm/svu-hub.",
+                     no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(helm_app, name="helm")
 audit_app = typer.Typer(help="The audit log of patient-data access (svu.audit).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
@@ -87,10 +94,31 @@ def _logging(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
+def _kafka_ready(settings: HubSettings) -> None:
+    """Fail in one line when a file the Kafka settings name is missing or no broker answers."""
+    from hub.streams.kafka import preflight
+
+    asyncio.run(preflight.check(settings.kafka))
+
+
+def _existing_log(settings: HubSettings) -> None:
+    """Fail in one line when the log file (--data or log.path) is not there, after the rule pack
+    and directory were checked (a broken configuration is named first)."""
+    from hub.bootstrap import load_resources
+
+    load_resources(settings)
+    if not settings.log.path.is_file():
+        raise typer.BadParameter(f"no log at {settings.log.path} (mistyped --data?)",
+                                 param_hint="'--data'")
+
+
 @app.callback(invoke_without_command=True)
 def _main(
     version: Annotated[bool, typer.Option("--version", help="Print the version.")] = False,
 ) -> None:
+    from hub.streams import otel
+
+    otel.configure()  # traces over OTLP when the OTEL_* variables ask for them; off by default
     if version:
         out.print(__version__)
         raise typer.Exit()
@@ -303,6 +331,7 @@ def replay(
     if input_file is not None:
         _simulate(_with_packs(settings, pack or []), input_file, report, until)
         return
+    _existing_log(settings)
     names = processor or list(PROCESSORS)
     unknown = [n for n in names if n not in PROCESSORS]
     if unknown:
@@ -502,14 +531,23 @@ def hl7_send(
     from hub.adapters.hl7.transport import send
 
     messages = [m for f in files for m in messages_of(f.read_bytes())]
-    acks = asyncio.run(send(host, port, messages))
+    try:
+        acks = asyncio.run(send(host, port, messages))
+    except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        raise HubError(f"the reply from {host}:{port} is not an MLLP-framed HL7 acknowledgement") from None
     bad = 0
-    for message, reply in zip(messages, acks, strict=True):
-        control = message.split(b"\r", 1)[0].split(b"|")[9].decode("latin-1", "replace")
-        msa = next((s for s in reply.split(b"\r") if s.startswith(b"MSA")), b"MSA||")
+    for n, (message, reply) in enumerate(zip(messages, acks, strict=True), 1):
+        fields = message.split(b"\r", 1)[0].split(b"|")
+        control = fields[9].decode("latin-1", "replace") if len(fields) > 9 else f"message {n}"
+        msa = next((s for s in reply.split(b"\r") if s.startswith(b"MSA|")), None)
+        if msa is None:
+            bad += 1
+            out.print(f"{control}: the reply is not an HL7 acknowledgement (no MSA segment)", markup=False)
+            continue
         parts = msa.decode("utf-8", "replace").split("|")
-        bad += parts[1] not in ("AA", "CA")
-        out.print(f"{control}: {parts[1]} {parts[3] if len(parts) > 3 else ''}".rstrip(), markup=False)
+        code = parts[1] if len(parts) > 1 else ""
+        bad += code not in ("AA", "CA")
+        out.print(f"{control}: {code} {parts[3] if len(parts) > 3 else ''}".rstrip(), markup=False)
     if bad:
         raise typer.Exit(1)
 
@@ -527,6 +565,7 @@ def worker(config: ConfigOpt = None,
     if unknown:
         console.print(f"[red]unknown processor[/red] {', '.join(unknown)}; known: {', '.join(PROCESSORS)}")
         raise typer.Exit(2)
+    _kafka_ready(settings)
     console.print(f"svu-hub {__version__} worker: {', '.join(processor or PROCESSORS)} on "
                   f"{', '.join(settings.kafka.bootstrap_servers)}")
     build_worker(settings, processors=processor).run()
@@ -543,6 +582,7 @@ def api_command(config: ConfigOpt = None, data: DataOpt = None,
     _logging(verbose)
     settings = _settings(config, data)
     _refuse_default_secret(settings)
+    _kafka_ready(settings)
     console.print(f"svu-hub {__version__} API on {settings.api.host}:{settings.api.port}, mirroring Kafka "
                   f"{', '.join(settings.kafka.bootstrap_servers)} into {settings.log.path}")
     try:
@@ -563,6 +603,7 @@ def adapter_mllp(config: ConfigOpt = None,
     _logging(verbose)
     settings = _settings(config)
     settings = settings.model_copy(update={"hl7": settings.hl7.model_copy(update={"enabled": True})})
+    _kafka_ready(settings)
     console.print(f"svu-hub {__version__} MLLP adapter on {settings.hl7.host}:{settings.hl7.port} → Kafka "
                   f"{', '.join(settings.kafka.bootstrap_servers)}; probes on {settings.api.host}:{settings.api.port}")
     try:
@@ -588,6 +629,7 @@ def adapter_delivery(
         raise typer.Exit(2)
     _logging(verbose)
     settings = _settings(config)
+    _kafka_ready(settings)
     console.print(f"svu-hub {__version__} deliveries to {system} from Kafka "
                   f"{', '.join(settings.kafka.bootstrap_servers)}")
     try:
@@ -616,6 +658,7 @@ def topics(
               "receiver": sorted({p[1] for p in pairs})}
     changelogs = [f"{settings.kafka.app_id}-{n}-{kind}-changelog"
                   for n in PROCESSORS for kind in ("state", "timers")]
+    _kafka_ready(settings)
     wanted = kt.desired(asyncapi(), params, changelogs, changelog_partitions=settings.kafka.partitions,
                         changelog_replicas=settings.kafka.replication_factor)
     existing = asyncio.run(kt.describe(settings.kafka, [w.name for w in wanted]))

@@ -27,7 +27,7 @@ from hub.adapters.hl7.transport import MllpServer
 from hub.bootstrap import EmbeddedServer, load_resources, mllp_task, supervisor_for, ward_lookup, watch_resources
 from hub.domain.clock import Clock
 from hub.settings import HubSettings
-from hub.streams import hl7_files, kommun_files, prator_files
+from hub.streams import hl7_files, kommun_files, metrics, otel, prator_files
 from hub.streams.clock import SystemClock
 from hub.streams.hl7_ingest import Hl7Ingest
 from hub.streams.kafka.committer import KafkaCommitter
@@ -92,7 +92,7 @@ async def serve_mllp_adapter(settings: HubSettings, *, clock: Clock | None = Non
     try:
         if not await start_with_retry(appender.start, adapter.stop):
             return
-        adapter.server = MllpServer(settings.hl7, ingest.handle, ingest.reject)
+        adapter.server = MllpServer(settings.hl7, otel.mllp_handler(ingest.handle), ingest.reject)
         collectors.append(MllpCollector(adapter.server, ingest))
         listening = asyncio.Event()
         supervisor.add("mllp", mllp_task(adapter.server, listening))
@@ -244,7 +244,8 @@ async def serve_delivery(settings: HubSettings, system: str, *, clock: Clock | N
     from hub.streams.kafka.delivery import KafkaDeliveryWorker
 
     clock = clock or SystemClock()
-    deliverer = DeliveryWorker(None, delivery_target(settings, system), clock, system=system)
+    target = delivery_target(settings, system)
+    deliverer = DeliveryWorker(None, target, clock, system=system)
     appender = KafkaAppender(settings.kafka)
     worker = KafkaDeliveryWorker(settings.kafka, deliverer, appender)
     role = DeliveryRole(worker, stop=stop or asyncio.Event())
@@ -252,8 +253,7 @@ async def serve_delivery(settings: HubSettings, system: str, *, clock: Clock | N
 
     class Counts:
         def collect(self) -> Any:
-            for name, value, text in (("delivered", deliverer.delivered, "Deliveries accepted by the target."),
-                                      ("dead_lettered", deliverer.failed, "Deliveries that failed for good."),
+            for name, value, text in (("dead_lettered", deliverer.failed, "Deliveries that failed for good."),
                                       ("refused", worker.refusals, "Statuses Kafka did not take (re-sent).")):
                 family = CounterMetricFamily(f"svu_hub_delivery_{name}", text, labels=["system"])
                 family.add_metric([system], value)
@@ -262,8 +262,10 @@ async def serve_delivery(settings: HubSettings, system: str, *, clock: Clock | N
     supervisor = supervisor_for(settings, status=False)
     checks = lambda: {"kafka": {"ok": appender.started}, "consumer": worker.check(),  # noqa: E731
                       "tasks": supervisor.check()}
+    role_metrics = metrics.DeliveryRoleCollector(system, deliverer, lambda: metrics.kafka_lag(worker.consumer),
+                                                 metrics.breaker_of(target))
     probes = EmbeddedServer(uvicorn.Config(create_probe_app(f"delivery to {system}", checks,
-                                                            [Counts(), supervisor]),
+                                                            [Counts(), supervisor, role_metrics]),
                                            host=settings.api.host, port=settings.api.port,
                                            log_level="warning", lifespan="off"))
     tasks = [asyncio.create_task(probes.serve(), name="probes")]

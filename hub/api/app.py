@@ -20,6 +20,7 @@ from hub.api.security import Authenticator, Principal, require
 from hub.errors import ConfigurationError
 from hub.settings import ApiKey, Role
 from hub.streams.door import Door
+from hub.streams.metrics import instrument
 
 __all__ = ["ApiContext", "create_app", "refuse_default_secret"]
 
@@ -54,6 +55,7 @@ def create_app(ctx: ApiContext, *, extra_keys: tuple[ApiKey, ...] = ()) -> FastA
     secret = ctx.settings.engine.patient_key_secret.get_secret_value().encode()
     audit = AuditLog(ctx.log, ctx.clock, secret)
     counts = {"too_large": 0, "refused_at_door": 0}
+    instrument(app, ctx.collectors, ctx.log)  # process, HTTP, delivery and dead-letter metrics; HTTP spans
 
     def refused_at_door(request: Request, status: int) -> None:
         """Inbound refusals before the door (role, kommun path, content type): audited, counted."""

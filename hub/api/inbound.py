@@ -24,7 +24,7 @@ from hub.errors import ValidationFailed
 from hub.schemas.envelope import Envelope, parse_event, validation_errors
 from hub.schemas.geography import is_known_kommunkod
 from hub.settings import Role
-from hub.streams import tracing
+from hub.streams import otel, tracing
 from hub.streams.door import Door, Refused, Sender
 
 XML_TYPES = ("application/xml", "text/xml")
@@ -44,7 +44,7 @@ LIFECARE_EXAMPLE = {"messageId": "LC-1", "messageType": "message_acknowledged", 
 
 def in_trace(event: Envelope, request: Request) -> Envelope:
     """The event in the caller's W3C trace (its ``traceparent`` header), when it sent a valid one."""
-    parent = tracing.valid(request.headers.get("traceparent"))
+    parent = otel.current_traceparent() or tracing.valid(request.headers.get("traceparent"))
     return event.model_copy(update={"traceparent": parent}) if parent else event
 
 

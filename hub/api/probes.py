@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.registry import Collector
 
 from hub import __version__
+from hub.streams.metrics import instrument
 
 Checks = Callable[[], dict[str, dict[str, Any]]]
 """Named checks, each a dict with at least ``ok`` (bool)."""
@@ -21,6 +22,7 @@ Checks = Callable[[], dict[str, dict[str, Any]]]
 def create_probe_app(name: str, checks: Checks, collectors: list[Collector]) -> FastAPI:
     """Probes and metrics of one process (``name`` appears in the OpenAPI title)."""
     app = FastAPI(title=f"svu-hub {name}", version=__version__, docs_url=None, redoc_url=None)
+    instrument(app, collectors)  # process and HTTP metrics, HTTP spans
 
     @app.get("/health", summary="Liveness: the process answers.")
     def health() -> dict[str, str]:

@@ -9,11 +9,12 @@ version (``se.svu.patient_admitted.v1``) and is the discriminator of the union.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from functools import cache, lru_cache
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union
 
-from pydantic import AfterValidator, Field, TypeAdapter, ValidationError, create_model
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError, create_model, model_validator
 
 from hub.errors import IdentifierError, ValidationFailed
 from hub.schemas.base import CanonicalModel, Instant
@@ -27,6 +28,11 @@ M = TypeVar("M", bound=CanonicalModel)
 TYPE_PREFIX = "se.svu."
 SCHEMA_URN_PREFIX = "urn:svu-hub:schema:"
 _EVENT_ID_NAMESPACE = uuid.UUID("6f1c7c2e-5b7e-4f53-9a55-3d0b8f3a8e21")
+EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,64}$")
+"""CloudEvents 1.0 §"Attribute Naming Convention": lower-case ASCII letters and digits only."""
+MAX_EXTENSIONS = 32
+TRACEPARENT_PATTERN = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+"""W3C Trace Context ``traceparent`` (version-traceid-parentid-flags)."""
 
 
 @lru_cache(maxsize=65_536)
@@ -55,7 +61,18 @@ def schema_urn(payload: type[Payload]) -> str:
 
 
 class Envelope(CanonicalModel):
-    """CloudEvents 1.0 attributes plus the hub's extensions. Subclasses fix ``type`` and ``data``."""
+    """CloudEvents 1.0 attributes plus the hub's extensions. Subclasses fix ``type`` and ``data``.
+
+    Extension attributes the hub does not know (e.g. ``partitionkey``, set by the CloudEvents
+    SDK's Kafka binding) are kept and ignored, as CloudEvents 1.0 §"Extension Context Attributes"
+    asks: they travel with the event (``model_extra``) but no processor reads them. Their names
+    follow the spec's naming rule and their values are scalars (the spec's type system).
+    """
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={
+        "propertyNames": {"pattern": EXTENSION_NAME.pattern},
+        "maxProperties": 64,
+    })
 
     PAYLOAD: ClassVar[type[Payload]] = Payload
 
@@ -70,10 +87,23 @@ class Envelope(CanonicalModel):
     episode_id: EpisodeId = Field(alias="episodeid")
     source_message_id: str = Field(alias="sourcemessageid", min_length=1, max_length=200)
     received_at: Instant = Field(alias="receivedtime")
-    traceparent: str | None = Field(
-        default=None, pattern=r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
-    )
+    traceparent: str | None = Field(default=None, pattern=TRACEPARENT_PATTERN)
     data: Payload
+
+    @model_validator(mode="after")
+    def _extensions(self) -> Envelope:
+        extra = self.__pydantic_extra__
+        if not extra:
+            return self
+        if len(extra) > MAX_EXTENSIONS:
+            raise ValueError(f"more than {MAX_EXTENSIONS} extension attributes")
+        for name, value in extra.items():
+            if not EXTENSION_NAME.match(name):
+                raise ValueError("an extension attribute name must be lower-case letters and digits "
+                                 "(CloudEvents 1.0 naming convention)")
+            if not isinstance(value, str | int | bool) and value is not None:
+                raise ValueError("an extension attribute must be a string, integer or boolean")
+        return self
 
     def to_json(self) -> bytes:
         """Structured-mode JSON bytes, as stored on the log."""

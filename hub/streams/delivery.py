@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import os
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,7 @@ from hub.domain.clock import Clock
 from hub.errors import ValidationFailed
 from hub.schemas.envelope import new_event
 from hub.schemas.operations import DeliveryStatus, DeliveryStatusChanged
+from hub.streams import metrics, otel
 from hub.streams.dlq import dead_letter
 from hub.streams.log import Append, Positions, Record
 from hub.streams.sqlite_log import SqliteLog
@@ -61,6 +63,7 @@ class DeliveryWorker:
         self.positions = sqlite.positions(self.NAME) if sqlite is not None else Positions()
         self.delivered = 0
         self.failed = 0
+        self.in_hand_since: dt.datetime | None = None
 
     def _pending(self) -> list[Record]:
         sqlite = self.log
@@ -98,10 +101,12 @@ class DeliveryWorker:
         if event.get("type") != "se.svu.delivery_requested.v1":
             return []
         data = event["data"]
+        self.in_hand_since = metrics.requested_at(event)  # the age of what waits, for /metrics
         try:
-            result = await self.send(data, event["episodeid"])
+            result = await otel.delivering(self.system, event, self.send(data, event["episodeid"]))
         except ValidationFailed as exc:  # cannot be rendered for this system: fails for good
             result = Result(False, None, f"cannot render: {exc}", 0)
+        self.in_hand_since = None
         now = self.clock.now()
         status = DeliveryStatus.DELIVERED if result.delivered else DeliveryStatus.DEAD_LETTERED
         change = DeliveryStatusChanged(delivery_id=data["delivery_id"], status=status, at=now,

@@ -33,7 +33,7 @@ from hub.adapters.hl7.render import ack, should_send
 from hub.domain.clock import Clock
 from hub.schemas import topics
 from hub.schemas.envelope import Envelope, new_event
-from hub.streams import door, held
+from hub.streams import door, held, otel
 from hub.streams.dlq import content_key, dead_letter
 from hub.streams.ingest import Outcome
 from hub.streams.log import Append
@@ -149,9 +149,10 @@ class Hl7Ingest:
         self.received += 1
         profile, sep = self.profile(raw)
         head, parsed, error = self._parse(raw, now, profile)
+        parsed = otel.stamp(parsed)  # the events in the receive span's trace (when tracing is on)
         try:
-            stored = await self.committer.submit(lambda tx: self._write(tx, raw, head, parsed, error,
-                                                                        connection, now))
+            stored = await otel.storing(self.committer.submit(lambda tx: self._write(tx, raw, head, parsed, error,
+                                                                                     connection, now)))
         except Exception as exc:  # the store refused: nothing is kept, so nothing is accepted
             return self._unstored(head, sep, exc, now)
         self._observe(time.perf_counter() - started)

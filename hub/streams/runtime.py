@@ -303,7 +303,7 @@ class EmbeddedRuntime:
             try:
                 event = proc.decode_input(record.value)
                 step = traced(proc.on_event(dirty.get(record.key, bound.cache.get(record.key)),
-                                            record.key, event, now), event)
+                                            record.key, event, now), event, proc.NAME)
             except Exception as exc:  # one bad record never stops the runtime
                 mine.append(self._dead_letter(bound, record, exc))
             else:

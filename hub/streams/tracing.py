@@ -16,6 +16,7 @@ from typing import Any
 
 from hub.domain.processor import Emit, Step
 from hub.schemas.envelope import Envelope
+from hub.streams import otel
 
 TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _INVALID_TRACE = "0" * 32
@@ -39,13 +40,17 @@ def child(parent: str, child_id: str) -> str:
     return f"{version}-{trace}-{span}-{flags}"
 
 
-def traced(step: Step[Any], cause: Any) -> Step[Any]:
-    """``step`` with its canonical outputs placed in the trace of ``cause`` (if it has one)."""
+def traced(step: Step[Any], cause: Any, processor: str | None = None) -> Step[Any]:
+    """``step`` with its canonical outputs placed in the trace of ``cause`` (if it has one); with
+    ``processor`` named and OpenTelemetry on, the handling is recorded as spans (``otel``)."""
     parent = getattr(cause, "traceparent", None)
-    if not parent or not step.emits:
+    if not parent:
         return step
-    emits = tuple(_continue(e, parent) for e in step.emits)
-    return dataclasses.replace(step, emits=emits)
+    if step.emits:
+        step = dataclasses.replace(step, emits=tuple(_continue(e, parent) for e in step.emits))
+    if processor is not None:
+        otel.processed(processor, cause, [e.event for e in step.emits])
+    return step
 
 
 def _continue(emit: Emit, parent: str) -> Emit:

@@ -17,6 +17,7 @@ import faust
 from hub.domain.clock import Clock
 from hub.domain.processor import Processor
 from hub.settings import KafkaSettings
+from hub.streams import metrics
 from hub.streams.kafka.config import faust_credentials
 from hub.streams.kafka.store import store_url
 from hub.streams.kafka.worker import ProcessorAgent, wire
@@ -94,6 +95,8 @@ class WorkerApp:
         async def ready(web: Any, request: Any) -> Any:
             ok = self.ready()
             return web.json({"ready": ok}, status=200 if ok else 503)
+
+        metrics.worker_page(self)  # /metrics: consumer lag per processor, process metrics
 
     def run(self) -> None:
         """Run the worker until SIGINT/SIGTERM (blocking); leaves the group cleanly."""

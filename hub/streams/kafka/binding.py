@@ -23,12 +23,13 @@ from typing import Any, Literal
 import orjson
 
 from hub.errors import ValidationFailed
+from hub.schemas import contracts
 from hub.schemas.envelope import Envelope, parse_event
 
 ContentMode = Literal["binary", "structured"]
 Headers = tuple[tuple[str, bytes], ...]
 
-STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=UTF-8"
+STRUCTURED_CONTENT_TYPE = contracts.STRUCTURED_CONTENT_TYPE
 PREFIX = "ce_"
 TRACEPARENT = "traceparent"
 CONTENT_TYPE = "content-type"

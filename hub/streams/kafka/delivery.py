@@ -48,6 +48,7 @@ class KafkaDeliveryWorker:
         self.running = False
         self.handled = 0
         self.refusals = 0
+        self.consumer: AIOKafkaConsumer | None = None  # while running: its lag is a metric
 
     def check(self) -> dict[str, Any]:
         return {"ok": self.running, "handled": self.handled, "delivered": self.deliverer.delivered,
@@ -61,6 +62,7 @@ class KafkaDeliveryWorker:
                                     heartbeat_interval_ms=int(s.heartbeat_interval_s * 1000),
                                     metadata_max_age_ms=5000)
         consumer.subscribe(pattern=self.pattern)
+        self.consumer = consumer
 
         async def start() -> None:
             try:

@@ -159,7 +159,7 @@ class ProcessorAgent:
             try:
                 event = proc.decode_input(binding.to_structured(value, headers))
                 state = dirty[key] if key in dirty else self._get(key)
-                step = traced(proc.on_event(state, key, event, now), event)
+                step = traced(proc.on_event(state, key, event, now), event, proc.NAME)
             except Exception as exc:  # one bad record never stops the worker
                 letters.append(self._dead_letter(key, value, position, exc))
                 continue
