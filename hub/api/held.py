@@ -12,8 +12,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field
 
-from hub.api.context import ApiContext
 from hub.api.audit import AuditLog
+from hub.api.context import ApiContext
 from hub.api.security import Authenticator, Principal, require
 from hub.settings import Role
 from hub.streams.held import HeldStore
