@@ -196,7 +196,7 @@ async def start_hl7(hub: Hub) -> tuple[MllpServer, Hl7Ingest]:
 async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] | None = None,
                 on_started: Callable[[str], None] | None = None) -> None:
     """Run the API and the runtime (and any extra tasks, e.g. the demo feed) until SIGINT/SIGTERM."""
-    from hub.api.app import ApiContext, create_app
+    from hub.api.app import ApiContext, create_app, tls_options
     from hub.api.metrics import MllpCollector
 
     stop = asyncio.Event()
@@ -238,7 +238,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     app = create_app(ApiContext(hub.settings, hub.log, hub.clock, hub.runtime, hub.ingestor,
                                 hub.resources, replayers, collectors))
     config = uvicorn.Config(app, host=hub.settings.api.host, port=hub.settings.api.port,
-                            log_level="warning", lifespan="off")
+                            log_level="warning", lifespan="off", **tls_options(hub.settings.api))
     server = EmbeddedServer(config)
     tasks = [asyncio.create_task(server.serve(), name="api"),
              asyncio.create_task(hub.runtime.run(stop, idle_sleep=hub.settings.runtime.idle_sleep_s),

@@ -126,7 +126,7 @@ async def serve_api(settings: HubSettings, *, clock: Clock | None = None, stop: 
     """Run ``hub api``: the ops API and dashboard on Kafka. Reads come from a local mirror of the
     cluster (``hub.streams.kafka.mirror``) kept by the projections; writes (inbound messages,
     audit records, alert and dead-letter actions) go to Kafka before the caller is answered."""
-    from hub.api.app import ApiContext, create_app
+    from hub.api.app import ApiContext, create_app, tls_options
     from hub.bootstrap import PROCESSORS
     from hub.streams.appender import GroupCommitter
     from hub.streams.delivery import delivery_replayer
@@ -157,7 +157,7 @@ async def serve_api(settings: HubSettings, *, clock: Clock | None = None, stop: 
                      checks={"kafka": lambda: {"ok": appender.started}, "mirror": mirror.check})
     appender.start()
     server = EmbeddedServer(uvicorn.Config(create_app(ctx), host=settings.api.host, port=settings.api.port,
-                                           log_level="warning", lifespan="off"))
+                                           log_level="warning", lifespan="off", **tls_options(settings.api)))
     tasks = [asyncio.create_task(server.serve(), name="api"),
              asyncio.create_task(mirror.run(role.stop), name="mirror"),
              asyncio.create_task(runtime.run(role.stop, idle_sleep=settings.runtime.idle_sleep_s), name="runtime"),
