@@ -294,7 +294,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
     """Run the API and, under one supervisor, the processors, the MLLP server, the inboxes and
     the delivery workers (and any extra tasks, e.g. the demo feed) until SIGINT/SIGTERM. The
     process must own the data file (``hub.streams.owner``): NotOwner when another hub runs it."""
-    from hub.api.app import ApiContext, create_app
+    from hub.api.app import ApiContext, create_app, tls_options
     from hub.api.metrics import MllpCollector
 
     ownership = Ownership(hub.settings.log.path)
@@ -369,7 +369,7 @@ async def serve(hub: Hub, *, extra: list[Callable[[asyncio.Event], Coroutine[Any
                                 hub.resources, replayers, collectors, checks={"tasks": supervisor.check},
                                 circuits=circuits, held=hub.held))
     config = uvicorn.Config(app, host=settings.api.host, port=settings.api.port,
-                            log_level="warning", lifespan="off")
+                            log_level="warning", lifespan="off", **tls_options(settings.api))
     server = EmbeddedServer(config)
     api = asyncio.create_task(server.serve(), name="api")
     supervised = asyncio.create_task(supervisor.run(stop), name="supervisor")

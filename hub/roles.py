@@ -137,7 +137,7 @@ async def serve_api(settings: HubSettings, *, clock: Clock | None = None, stop: 
     """Run ``hub api``: the ops API and dashboard on Kafka. Reads come from a local mirror of the
     cluster (``hub.streams.kafka.mirror``) kept by the projections; writes (inbound messages,
     audit records, alert and dead-letter actions) go to Kafka before the caller is answered."""
-    from hub.api.app import ApiContext, create_app
+    from hub.api.app import ApiContext, create_app, tls_options
     from hub.bootstrap import PROCESSORS
     from hub.streams.appender import GroupCommitter
     from hub.streams.delivery import delivery_replayer
@@ -171,7 +171,7 @@ async def serve_api(settings: HubSettings, *, clock: Clock | None = None, stop: 
                              "tasks": supervisor.check})
     appender.start()
     server = EmbeddedServer(uvicorn.Config(create_app(ctx), host=settings.api.host, port=settings.api.port,
-                                           log_level="warning", lifespan="off"))
+                                           log_level="warning", lifespan="off", **tls_options(settings.api)))
     supervisor.add("mirror", mirror.run)
     supervisor.add("projections", lambda stop: runtime.run(stop, idle_sleep=settings.runtime.idle_sleep_s))
     supervisor.add("directory", lambda stop: watch_resources(resources, stop))

@@ -193,6 +193,9 @@ class ApiSettings(_Component):
                                           description="Dead letters keep at most this many bytes of the input.")
     auth_failures_per_minute: int = Field(default=10, ge=1, le=100_000,
                                           description="Failed authentications per client and minute before 429.")
+    tls_certfile: Path | None = Field(default=None, description="PEM certificate (chain) for HTTPS; "
+                                      "without it the API speaks plain HTTP (behind a TLS-terminating proxy).")
+    tls_keyfile: Path | None = Field(default=None, description="PEM private key of tls_certfile.")
     file_settle_s: float = Field(default=2.0, ge=0, le=3600,
                                  description="An inbox file is read once its size was unchanged this long.")
 

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.access import Access
 from hub.api.audit import AuditLog
@@ -22,9 +22,18 @@ from hub.settings import Role
 from hub.streams.log import Append, Record
 from hub.streams.projections import AlertsProjection
 
+ALERT_EXAMPLE: dict[str, Any] = {"alert_id": "VLL-2026-000042:kvittering:SE2120024803-SOC",
+                 "episode_id": "VLL-2026-000042",
+                 "rule": "kvittering", "rule_source": "vasterbotten: kvittering",
+                 "responsible_unit": "SE2120024803-SOC",
+                 "municipality": "2480", "deadline": "2026-03-02T13:00:00Z", "level": 1, "state": "open",
+                 "raised_at": "2026-03-02T13:00:00Z"}
+
 
 class Alert(BaseModel):
     """One alert as the ops view shows it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ALERT_EXAMPLE]})
 
     alert_id: str
     episode_id: str
@@ -56,6 +65,9 @@ class Assign(BaseModel):
 
 class AlertCount(BaseModel):
     """How many alerts of one rule, kommun, month and state (no episode ids)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"rule": "kvittering", "municipality": "2480", "month": "2026-03", "state": "open", "count": 7}]})
 
     rule: str
     municipality: str | None = None

@@ -22,7 +22,7 @@ from hub.settings import ApiKey, Role
 from hub.streams.door import Door
 from hub.streams.metrics import instrument
 
-__all__ = ["ApiContext", "create_app", "refuse_default_secret"]
+__all__ = ["ApiContext", "create_app", "refuse_default_secret", "tls_options"]
 
 DEFAULT_SECRET = "change-me-in-production"  # noqa: S105 - the shipped default, refused
 
@@ -46,6 +46,15 @@ def refuse_default_secret(settings: Any) -> None:
     if settings.engine.patient_key_secret.get_secret_value() == DEFAULT_SECRET:
         raise ConfigurationError("set engine.patient_key_secret (HUB_ENGINE__PATIENT_KEY_SECRET): the shipped "
                                  "default would let anyone link the patient hashes", field="engine.patient_key_secret")
+
+
+def tls_options(api: Any) -> dict[str, Any]:
+    """uvicorn's TLS options from ``[api]``: HTTPS when a certificate and key are configured."""
+    if api.tls_certfile is None:
+        return {}
+    if api.tls_keyfile is None:
+        raise ConfigurationError("api.tls_certfile needs api.tls_keyfile", field="api.tls_keyfile")
+    return {"ssl_certfile": str(api.tls_certfile), "ssl_keyfile": str(api.tls_keyfile)}
 
 
 def create_app(ctx: ApiContext, *, extra_keys: tuple[ApiKey, ...] = ()) -> FastAPI:

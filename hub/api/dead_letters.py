@@ -10,7 +10,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.access import Access
 from hub.api.audit import AuditLog
@@ -30,7 +30,13 @@ LETTER_ID = Path(pattern=r"^svu\.dlq\.[a-z0-9_-]+(\.[a-z0-9_-]+)*:\d+:\d+$",
                  description="topic:partition:offset", examples=["svu.dlq.demo:2:17"])
 
 
+ROW_EXAMPLE = {"id": "svu.dlq.kommun-2480:1:7", "topic": "svu.dlq.kommun-2480", "source": "kommun-2480",
+               "reason": "row 2: unit: not a valid HSA-id", "received_at": "2026-03-02T09:05:00Z", "status": "open"}
+
+
 class DeadLetterRow(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [ROW_EXAMPLE]})  # type: ignore[list-item]
+
     id: str
     topic: str
     source: str
@@ -46,6 +52,9 @@ class DeadLetterRow(BaseModel):
 
 
 class DeadLetterDetail(DeadLetterRow):
+    model_config = ConfigDict(json_schema_extra={"examples": [{**ROW_EXAMPLE, "errors": [["row 2: unit",
+                                                                                          "not a valid HSA-id"]]}]})
+
     errors: list[list[str]] = []
     raw_base64: str | None = Field(default=None, description="Only for ops admins.")
     raw_text: str | None = Field(default=None, description="UTF-8 view of the raw bytes, if it is text.")
@@ -62,6 +71,10 @@ class Discard(BaseModel):
 
 
 class ReplayResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"id": "svu.dlq.kommun-2480:1:7", "accepted": True, "outcome": "accepted",
+         "new_reference": "svu.events:2:118"}]})
+
     id: str
     accepted: bool
     outcome: str

@@ -29,6 +29,14 @@ DELIVERY_EXAMPLE = [{"delivery_id": "d-1", "episode_id": "VLL-2026-000123", "rec
                      "updated_at": "2026-03-02T08:30:02Z", "detail": None, "handover": 0}]
 
 
+TIMELINE_EXAMPLE = {"episode_id": "VLL-2026-000123", "municipalities": ["2480"], "units": ["SE2321000248-V00"],
+                    "entries": [{"id": "hl7:COSMIC|NUS|M1", "type": "se.svu.patient_admitted.v1",
+                                 "time": "2026-03-02T08:15:00Z", "source": "/hl7/COSMIC/NUS",
+                                 "source_message_id": "COSMIC|NUS|M1", "received_at": "2026-03-02T08:15:01Z",
+                                 "data": {"ward": "SE2321000248-V00", "admitted_at": "2026-03-02T08:15:00Z"}}]}
+REPORT_EXAMPLE = {"episode_id": "VLL-2026-000123", "category": "C", "deadlines": [], "alerts": []}
+
+
 def _no_personal_id(episode_id: str) -> None:
     """An episode id is never a personnummer: refused by rule, and never written to the audit log."""
     if contains_personal_id(episode_id):
@@ -51,12 +59,14 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access
         audit.record(who, endpoint=endpoint, episode_id=episode_id, outcome="read")
         return state
 
-    @api.get("/{episode_id}/timeline", response_model=Timeline, responses=NOT_FOUND,
+    @api.get("/{episode_id}/timeline", response_model=Timeline, responses={**NOT_FOUND, 200: {
+        "content": {"application/json": {"example": TIMELINE_EXAMPLE}}}},
              summary="Every event of one vårdtillfälle, from every source, in order.")
     def timeline(episode_id: Id, who: Who) -> Timeline:
         return TimelineProcessor.view(_visible(who, episode_id, "GET /episodes/{episode_id}/timeline"))
 
-    @api.get("/{episode_id}", response_model=EpisodeReport, responses=NOT_FOUND,
+    @api.get("/{episode_id}", response_model=EpisodeReport, responses={**NOT_FOUND, 200: {
+        "content": {"application/json": {"example": REPORT_EXAMPLE}}}},
              summary="The vårdtillfälle's category, deadlines with their state, alerts and liability.")
     def episode(episode_id: Id, who: Who) -> EpisodeReport:
         _no_personal_id(episode_id)

@@ -52,7 +52,8 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog) -> APIRouter:
 
     @api.get("/stats", response_model=list[MonthlyFigures], tags=["statistics"],
              summary="Monthly follow-up figures per kommun, somatik and psykiatri apart.",
-             responses=responses(401, 422))
+             responses={**responses(401, 422), 200: {"content": {"application/json": {"example": [
+                 {"municipality": "2480", "month": "2026-03", "care_type": "somatik", "episodes_closed": 12}]}}}})
     def stats(who: Who, municipality: Annotated[str | None, Query(pattern=r"^[0-9]{4}$", examples=["2480"])] = None,
               month_from: Month = None, month_to: Month = None,
               care_type: Annotated[Literal["somatik", "psykiatri"] | None, Query()] = None,

@@ -263,3 +263,11 @@ def test_an_identity_conflict_is_refused_dead_lettered_and_alerted(client: TestC
     same = {**message, "messageId": "LC-Y", "content": {**content, "patient": person(PNR_A, NAME_A, "2480")
                                                         .model_dump(mode="json")}}
     assert client.post("/inbound/lifecare", json=same, headers=H["region-vb"]).status_code == 202
+
+
+def test_a_region_sees_the_episodes_of_its_own_hospitals_only(client: TestClient) -> None:
+    for episode in (EP_A, EP_B):  # both lie at a Västerbotten ward
+        assert client.get(f"/episodes/{episode}/timeline", headers=H["region-vb"]).status_code == 200
+        assert client.get(f"/episodes/{episode}/timeline", headers=H["region-nb"]).status_code == 404
+    assert client.get("/alerts", headers=H["region-nb"]).json() == []
+    assert {a["episode_id"] for a in client.get("/alerts", headers=H["region-vb"]).json()} == {EP_A, EP_B}

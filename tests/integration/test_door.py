@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,11 +124,17 @@ def test_refused_at_the_door_is_audited_not_dead_lettered(client: TestClient, hu
         r = client.post(url, content=body, headers=headers)
         assert r.status_code == status, (url, headers, r.text[:200])
         assert "detail" in r.json()
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: refused as soon as the limit is passed
+        for _ in range(40):
+            yield b"x" * 100_000
+
+    assert client.post("/inbound/kommun/2480", content=streamed(), headers=CSV).status_code == 413
     assert _dlq(hub) == before
     audit = [orjson.loads(r.value) for r in hub.log.read(topics.AUDIT, 0, 0, 10_000)]
     assert sum(1 for a in audit if a["outcome"] == "refused") >= 9
     metrics = client.get("/metrics", headers=H["ops-anna"]).text
-    assert "svu_hub_door_too_large_total 2.0" in metrics
+    assert "svu_hub_door_too_large_total 3.0" in metrics
     assert "svu_hub_door_refused_at_door_total" in metrics
 
 

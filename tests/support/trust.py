@@ -67,6 +67,7 @@ SECRET = "a-test-patient-key-secret"
 KEYS = (
     ApiKey(key=SecretStr("ops"), principal="ops-anna", role=Role.OPS_ADMIN),
     ApiKey(key=SecretStr("region"), principal="region-vb", role=Role.REGION, huvudman="region:24"),
+    ApiKey(key=SecretStr("region-nb"), principal="region-nb", role=Role.REGION, huvudman="region:25"),
     ApiKey(key=SecretStr("dash"), principal="dashboard", role=Role.DASHBOARD),
     ApiKey(key=SecretStr("umea"), principal="umea-kommun", role=Role.MUNICIPALITY, huvudman="kommun:2480"),
     ApiKey(key=SecretStr("lulea"), principal="lulea-kommun", role=Role.MUNICIPALITY, huvudman="kommun:2580"),
