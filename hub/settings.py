@@ -11,7 +11,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,7 +23,7 @@ from hub.adapters.hl7.config import Hl7Settings
 from hub.adapters.kommun.mapping import KommunMapping
 from hub.adapters.lifecare.config import LifeCareSettings
 from hub.adapters.prator.config import PratorSettings
-from hub.schemas.identifiers import Kommunkod
+from hub.schemas.identifiers import Kommunkod, validate_kommunkod, validate_lanskod
 
 
 class _Component(BaseModel):
@@ -71,6 +71,12 @@ class AgreementSettings(_Component):
                               description="Kommunkod of the patients' kommun, or a länskod for all of its kommuner.")
     pack: str = Field(description="The agreement's rule pack: a shipped id or a file (a file with "
                       "'base: <pack>' holds only overrides).")
+
+    @field_validator("region", "municipality")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        """A län or kommun of the shipped table (SCB's codes)."""
+        return validate_lanskod(value) if len(value) == 2 else validate_kommunkod(value)
 
 
 class EngineSettings(_Component):

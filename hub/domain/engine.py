@@ -75,16 +75,30 @@ class EpisodeEngine(EventProcessor[EpisodeState]):
 
     def on_event(self, state: EpisodeState | None, key: str, event: Envelope,
                  now: dt.datetime) -> Step[EpisodeState]:
-        current = state or EpisodeState(episode_id=key)
+        # Evaluated as at the hub's receipt of the event, a fact on the log, so that a replay or
+        # a catch-up (whose clock is later) finds exactly what the live run found then: first
+        # the timers that were due before the receipt, as the live run fired them, then the event.
+        at = min(now, event.received_at)
+        current, emits = self._catch_up(state or EpisodeState(episode_id=key), key, at)
         new, changed = apply(current, event, secret=self.secret)
         if not changed:
-            return Step(current, (), current.wake)
-        emits = self._route(new, key, event)
+            return Step(current, tuple(emits), current.wake)
+        emits += self._route(new, key, event)
         emits += self._patient_index(current, new)
-        # Evaluated as at the hub's receipt of the event, a fact on the log, so that a replay
-        # (whose clock is later) finds exactly what the live run found at that moment; a timer
-        # for anything already due fires at once after.
-        return self._evaluate(new, key, min(now, event.received_at), emits, changed_at=event.time)
+        return self._evaluate(new, key, at, emits, changed_at=event.time)
+
+    def _catch_up(self, s: EpisodeState, key: str, at: dt.datetime) -> tuple[EpisodeState, list[Emit]]:
+        """Fire the episode's timers due at or before ``at``, each at its own due time."""
+        emits: list[Emit] = []
+        for _ in range(64):  # each round moves the wake-up later; a guard, never reached
+            if s.wake is None or s.wake > at:
+                break
+            step = self._evaluate(s, key, s.wake, [])
+            emits += step.emits
+            if step.state is None or step.state.wake == s.wake:
+                break
+            s = step.state
+        return s, emits
 
     def _patient_index(self, old: EpisodeState, new: EpisodeState) -> list[Emit]:
         """Republish the episode by patient when its admission or discharge changed."""

@@ -35,7 +35,7 @@ from hub.domain.clock import Clock
 from hub.domain.processor import Processor, Step
 from hub.errors import ValidationFailed
 from hub.streams.dlq import dead_letter
-from hub.streams.log import Append, Positions, Record
+from hub.streams.log import Append, Positions, Record, partition_for
 from hub.streams.projections import Projection
 from hub.streams.published import Published, VerifyStats, below, horizon_name
 from hub.streams.sqlite_log import SqliteLog
@@ -68,6 +68,10 @@ class _Bound:
     sizes: dict[str, int] = field(default_factory=dict)
     cache_bytes: int = 0
     stats: ProcessorStats = field(default_factory=ProcessorStats)
+    marks: dict[int, dt.datetime] = field(default_factory=dict)
+    """Per input partition, the latest receipt time consumed in this pass: while input still
+    flows, timers fire only up to it, so a replay or a catch-up fires no deadline before the
+    events that precede it; once idle, up to the clock."""
 
     def forget(self) -> None:
         self.cache.clear()
@@ -308,6 +312,9 @@ class EmbeddedRuntime:
                 mine.append(self._dead_letter(bound, record, exc))
             else:
                 self._collect(record.key, step, dirty, timers, mine)
+                received = getattr(event, "received_at", None)
+                if isinstance(received, dt.datetime):
+                    bound.marks[record.partition] = max(bound.marks.get(record.partition, received), received)
             out += self._unpublished(mine) if below(bound.horizon, record) else mine
         sizes = self._commit(bound, out, dirty, timers, new_positions)
         bound.positions = new_positions
@@ -319,7 +326,15 @@ class EmbeddedRuntime:
     def _fire_timers(self, bound: _Bound) -> int:
         proc = bound.processor
         now = self.clock.now()
-        due = self.log.due_timers(proc.NAME, _ms(now), self.batch_size)
+        marks, bound.marks = bound.marks, {}
+        count = self.log.partitions(proc.INPUTS[0])
+
+        def limit(key: str) -> dt.datetime:
+            mark = marks.get(partition_for(key, count)) if marks else None
+            return min(now, mark) if mark is not None else now
+
+        due = [(k, d) for k, d in self.log.due_timers(proc.NAME, _ms(now), self.batch_size)
+               if d <= _ms(limit(k))]
         if not due:
             return 0
         self._load(bound, [k for k, _ in due])
@@ -331,7 +346,7 @@ class EmbeddedRuntime:
             if state is None:
                 continue
             try:
-                step = proc.on_timer(state, key, now)
+                step = proc.on_timer(state, key, limit(key))
             except Exception as exc:
                 log.error("processor %s failed on a timer of episode %s: %s",
                           proc.NAME, key, type(exc).__name__)

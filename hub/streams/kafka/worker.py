@@ -23,6 +23,7 @@ Exactly-once (Kafka transactions) is not used: it cannot be tested on librdkafka
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -81,6 +82,12 @@ class ProcessorAgent:
     partitions: int
     stats: AgentStats = field(default_factory=AgentStats)
     _cache: dict[str, tuple[bytes, Any]] = field(default_factory=dict)
+    _marks: dict[int, dt.datetime] = field(default_factory=dict)
+    """Per input partition: the latest receipt time of the events consumed. While a partition
+    still has records this worker has not consumed, its timers fire only up to that time, so
+    that a worker catching up fires no deadline before the events that precede it (as the
+    embedded runtime and a replay do); once caught up, up to the clock."""
+    _offsets: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         name = self.processor.NAME
@@ -164,6 +171,11 @@ class ProcessorAgent:
                 letters.append(self._dead_letter(key, value, position, exc))
                 continue
             self._collect(key, step, dirty, timers, emits)
+            received = getattr(event, "received_at", None)
+            part, offset = (int(x) for x in position.split("/")[-2:])
+            self._offsets[part] = max(self._offsets.get(part, offset), offset)
+            if isinstance(received, dt.datetime):
+                self._marks[part] = max(self._marks.get(part, received), received)
         self._write(dirty, timers)
         self.stats.events += n
         self.stats.batches += 1
@@ -203,6 +215,19 @@ class ProcessorAgent:
         counted = self.app.consumer.topic_partitions(self.processor.INPUTS[0])
         return int(counted) if counted else self.partitions
 
+    def _behind(self, partition: int) -> bool:
+        """Whether this worker has yet to consume records of an input partition."""
+        from faust.types import TP
+
+        try:
+            high = self.app.consumer.highwater(TP(self.processor.INPUTS[0], partition))
+        except Exception:  # no consumer yet, or not assigned: nothing to wait for
+            return False
+        if high is None:
+            return False
+        done = self._offsets.get(partition)  # unknown before the first record since start
+        return done is not None and done + 1 < high
+
     def fire_due(self) -> list[OutRecord]:
         """Call ``on_timer`` for every due key of an owned partition; clear or move its timer."""
         if self.app.rebalancing or self.app.in_recovery:
@@ -212,9 +237,10 @@ class ProcessorAgent:
             return []
         count = self._input_partitions()
         now = self.clock.now()
-        now_ms = int(now.timestamp() * 1000)
+        never = dt.datetime.min.replace(tzinfo=dt.UTC)
+        limits = {p: (min(now, self._marks.get(p, never)) if self._behind(p) else now) for p in owned}
         due = [k for k, v in list(self.timers.items())
-               if int(v) <= now_ms and partition_for(k, count) in owned]
+               if (p := partition_for(k, count)) in owned and int(v) <= int(limits[p].timestamp() * 1000)]
         dirty: dict[str, Any] = {}
         timers: dict[str, int | None] = {}
         emits: list[Emit] = []
@@ -224,7 +250,7 @@ class ProcessorAgent:
             if state is None:
                 continue
             try:
-                step = self.processor.on_timer(state, key, now)
+                step = self.processor.on_timer(state, key, limits[partition_for(key, count)])
             except Exception as exc:
                 log.error("processor %s failed on a timer of episode %s: %s",
                           self.processor.NAME, key, type(exc).__name__)
