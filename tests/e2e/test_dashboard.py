@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -88,9 +89,15 @@ def test_dashboard_shows_alerts_figures_and_replays_a_dead_letter(demo: str, bro
     browser.save_screenshot(str(tmp_path / "stats.png"))
 
     browser.find_element(By.CSS_SELECTOR, "nav button[data-tab='dlq']").click()
-    button = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#dlq-table button.replay")))
-    letter = button.find_element(By.XPATH, "./ancestor::tr").get_attribute("data-letter-id")
-    button.click()
+    for attempt in range(5):  # the table is re-rendered by the page's refresh: take a fresh row then
+        try:
+            button = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#dlq-table button.replay")))
+            letter = button.find_element(By.XPATH, "./ancestor::tr").get_attribute("data-letter-id")
+            button.click()
+            break
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
     wait.until(ec.text_to_be_present_in_element((By.ID, "dlq-message"), letter))
     row = httpx.get(f"{demo}/dead-letters/{letter}", headers={"Authorization": f"Bearer {KEY}"}).json()
     assert row["status"] == "replayed"
