@@ -77,11 +77,7 @@ def _settings(config: Path | None, data: Path | None = None, **overrides: object
 def _refuse_default_secret(settings: HubSettings) -> None:
     from hub.api.app import refuse_default_secret
 
-    try:
-        refuse_default_secret(settings)
-    except HubError as exc:
-        console.print(f"[red]error[/red] {exc}")
-        raise typer.Exit(2) from None
+    refuse_default_secret(settings)  # a HubError: one line "error: …", exit 2 (hub.cli_errors)
 
 
 def _progress() -> Progress:

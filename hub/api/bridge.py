@@ -16,6 +16,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import BaseModel
 
+from hub.api import examples
 from hub.api.access import Access
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
@@ -87,12 +88,13 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access
     if not any(isinstance(c, BridgeCollector) for c in ctx.collectors):
         ctx.collectors.append(BridgeCollector(ctx))
 
-    @api.get("", response_model=Bridge, summary="Per system and unit: how deliveries stand (aggregates).")
+    @api.get("", responses=examples.ok(examples.BRIDGE),
+                            response_model=Bridge, summary="Per system and unit: how deliveries stand (aggregates).")
     def overview(who: Who) -> dict[str, Any]:
         systems = bridge.overview(ctx.log, ctx.clock.now(), ctx.circuits, _kommun_units(access, who))
         return {"stuck_after_seconds": int(ctx.settings.bridge.stuck_after_s), "systems": systems}
 
-    @api.get("/deliveries", response_model=list[Delivery],
+    @api.get("/deliveries", responses=examples.ok(examples.DELIVERIES), response_model=list[Delivery],
              summary="Deliveries, oldest pending first (episode ids: audit-logged).")
     def deliveries(
         who: Who,
@@ -119,7 +121,8 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access
         return rows
 
     @api.post("/deliveries/{delivery_id}/resend", response_model=Resent,
-              responses={404: {"description": "No such delivery."}, 409: {"description": "Not on the log."}},
+              responses={**examples.ok(examples.RESENT), 404: {"description": "No such delivery."},
+                         409: {"description": "Not on the log."}},
               summary="Send one delivery again, with its same idempotency key.")
     def resend(delivery_id: Annotated[str, DELIVERY_ID], who: Who) -> Resent:
         require(who, Role.OPS_ADMIN)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from hub.api import examples
 from hub.api.access import Access
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
@@ -92,22 +93,24 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access
     api = APIRouter(prefix="/console", tags=["console"])
     Who = Annotated[Principal, Depends(auth)]
 
-    @api.get("/me", summary="Who is logged in: name, role and kommun (for the console's menus).")
+    @api.get("/me", responses=examples.ok(examples.ME),
+                               summary="Who is logged in: name, role and kommun (for the console's menus).")
     def me(who: Who) -> dict[str, Any]:
         return {"name": who.name, "role": who.role.value, "municipality": who.municipality,
                 "sees_patient_data": who.sees_patient_data}
 
-    @api.get("/labels", response_model=Labels,
+    @api.get("/labels", responses=examples.ok(examples.LABELS), response_model=Labels,
              summary="Swedish names and explanations of every rule, outcome, status and level.")
     def labels(who: Who) -> Labels:
         return pack_labels(ctx)
 
-    @api.get("/sources", response_class=PlainTextResponse,
+    @api.get("/sources", responses=examples.ok(examples.SOURCES, "text/plain"), response_class=PlainTextResponse,
              summary="The documents the rules cite (Markdown), shipped with the hub.")
     def sources(who: Who) -> str:
         return sources_document()
 
-    @api.get("/names", response_model=Names, summary="Names of units and kommuner for display.")
+    @api.get("/names", responses=examples.ok(examples.NAMES), response_model=Names,
+             summary="Names of units and kommuner for display.")
     def names(who: Who) -> Names:
         holder = ctx.resources.directory if ctx.resources is not None else None
         current = holder.current() if holder is not None else None
@@ -116,7 +119,7 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access
         return Names(units=units, municipalities={k.code: k.name for k in kommuner()},
                      county=[k.code for k in kommuner(lanskod)] if lanskod else [])
 
-    @api.get("/episodes", response_model=EpisodePage,
+    @api.get("/episodes", responses=examples.ok(examples.EPISODES), response_model=EpisodePage,
              summary="Vårdtillfällen, newest admission first, filtered and paged (audit-logged).")
     def episodes(
         who: Who,
@@ -166,7 +169,7 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access
                      episode_ids=[r.episode_id for r in items])
         return EpisodePage(total=len(rows), page=page, page_size=page_size, items=items)
 
-    @api.get("/alert-history", response_model=list[AlertBucket],
+    @api.get("/alert-history", responses=examples.ok(examples.ALERT_HISTORY), response_model=list[AlertBucket],
              summary="Alerts raised per month (or week) and rule: aggregates only.")
     def alert_history(who: Who, by: Annotated[Literal["month", "week"], Query()] = "month",
                       municipality: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,

@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field
 
+from hub.api import examples
 from hub.api.audit import AuditLog
 from hub.api.context import ApiContext
 from hub.api.security import Authenticator, Principal, require
@@ -84,18 +85,21 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog | None = None) 
         found: HeldStore = ctx.held
         return found
 
-    @api.get("", response_model=list[HeldGroup], summary="Held messages counted per source, sender and reason.")
+    @api.get("", responses=examples.ok(examples.HELD),
+             response_model=list[HeldGroup],
+             summary="Held messages counted per source, sender and reason.")
     def counts(who: Who) -> list[dict[str, Any]]:
         require(who, Role.OPS_ADMIN, Role.REGION, Role.DASHBOARD)
         return store().counts()
 
-    @api.get("/notes", response_model=list[HeldGroup],
+    @api.get("/notes", responses=examples.ok(examples.HELD_NOTES), response_model=list[HeldGroup],
              summary="Findings that held nothing (a reused control id), counted per sender.")
     def notes(who: Who) -> list[dict[str, Any]]:
         require(who, Role.OPS_ADMIN, Role.REGION, Role.DASHBOARD)
         return store().notes()
 
-    @api.get("/messages", response_model=list[HeldRow], summary="Held messages in arrival order.")
+    @api.get("/messages", responses=examples.ok(examples.HELD_MESSAGES), response_model=list[HeldRow],
+             summary="Held messages in arrival order.")
     def messages(who: Who, source: Annotated[str | None, Query(max_length=50)] = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[dict[str, Any]]:
         # held messages are those the hub could not place, so no care relationship covers them: ops only
@@ -108,7 +112,8 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog | None = None) 
                          episode_ids=sorted({str(r["episode_id"]) for r in rows if r["episode_id"]}))
         return rows
 
-    @api.post("/release", response_model=Released, summary="Re-process held messages in arrival order.")
+    @api.post("/release", responses=examples.ok(examples.RELEASED), response_model=Released,
+              summary="Re-process held messages in arrival order.")
     def release(body: Release, who: Who) -> Released:
         require(who, Role.OPS_ADMIN)
         numbers = set(body.numbers) if body.numbers is not None else None

@@ -15,6 +15,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, Field
 
+from hub.api import examples
 from hub.api.access import Access
 from hub.api.audit import AuditLog
 from hub.api.console import PATIENT_ROLES, visible_timeline
@@ -121,7 +122,7 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access
         return {e: Hit(episode_id=e, matched="personnummer") for e in sorted(known.episodes)}
 
     @api.post("/search", response_model=SearchResult,
-              responses={403: {"description": "The role may not see patients."}},
+              responses={**examples.ok(examples.SEARCH), 403: {"description": "The role may not see patients."}},
               summary="Find vårdtillfällen by MSH-10, source message id, episode id or personnummer.")
     def search(body: SearchRequest, who: Who) -> SearchResult:
         require(who, *PATIENT_ROLES)
@@ -140,7 +141,8 @@ def router(ctx: ApiContext, auth: Authenticator, audit: AuditLog, access: Access
         return SearchResult(hits=hits)
 
     @api.get("/messages/{source_message_id}/lineage", response_model=Lineage,
-             responses={404: {"description": "No such message, or not one the caller may see."}},
+             responses={**examples.ok(examples.LINEAGE),
+                        404: {"description": "No such message, or not one the caller may see."}},
              summary="One message's way through the hub: raw bytes, events, deliveries, kvitteringar.")
     def lineage(source_message_id: Annotated[str, MESSAGE_ID], who: Who) -> Lineage:
         require(who, *PATIENT_ROLES)

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.select import Select
@@ -163,8 +164,15 @@ def test_every_view_in_swedish_at_1024_without_errors(demo, browser: webdriver.C
 
     _tab(browser, wait, "dlq", "#dlq-table tbody tr")
     text = _check_view(browser, "felko", tmp_path, ["Mottaget", "Orsak", "Skicka om", "Kassera"])
-    letter = browser.find_element(By.CSS_SELECTOR, "#dlq-table tbody tr").get_attribute("data-letter-id")
-    browser.find_element(By.CSS_SELECTOR, "#dlq-table tbody tr button.discard").click()
+    for attempt in range(5):  # the table is re-rendered by the page's refresh: take a fresh row then
+        try:
+            row_el = browser.find_element(By.CSS_SELECTOR, "#dlq-table tbody tr")
+            letter = row_el.get_attribute("data-letter-id")
+            row_el.find_element(By.CSS_SELECTOR, "button.discard").click()
+            break
+        except StaleElementReferenceException:
+            if attempt == 4:
+                raise
     wait.until(lambda d: "kasserat" in d.find_element(By.ID, "dlq-message").text)
     row = httpx.get(f"{base}/dead-letters/{letter}", headers=H).json()
     assert row["status"] == "discarded"

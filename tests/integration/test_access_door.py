@@ -209,7 +209,8 @@ def test_the_demo_key_only_when_no_keys_are_configured_and_no_default_secret(tmp
 
 
 
-@pytest.mark.parametrize(("configured", "expected"), [(None, ["demo-ops"]), ("ops-anna", ["ops-anna"])])
+@pytest.mark.parametrize(("configured", "expected"), [(None, ["demo-ops", "demo-region", "demo-kommun-2480"]),
+                                                          ("ops-anna", ["ops-anna"])])
 def test_the_demo_key_only_when_no_keys_are_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        configured: str | None, expected: list[str]) -> None:
     import hub.cli

@@ -79,7 +79,7 @@ def test_lifecare_and_kommun_inbound_accept_every_kommun_and_route_to_its_units(
         api=ApiSettings(keys=(ApiKey(key=SecretStr("ops"), principal="ops", role=Role.OPS_ADMIN),)))
     hub = build_hub(settings, clock=FakeClock(NOW))
     h = {"Authorization": "Bearer ops"}
-    with TestClient(create_app(ApiContext(settings, hub.log, hub.clock, hub.runtime, hub.ingestor))) as client:
+    with TestClient(create_app(ApiContext(settings, hub.log, hub.clock, hub.runtime, hub.ingestor, hub.resources))) as client:
         for n, code in enumerate(CODES):
             episode = f"E-{code}"
             notice = {"messageId": f"LC-{code}", "messageType": "admission_notice_sent", "episodeId": episode,
@@ -89,6 +89,7 @@ def test_lifecare_and_kommun_inbound_accept_every_kommun_and_route_to_its_units(
                           "patient": {"id": "191212121212", "municipality": code}}}
             r = client.post("/inbound/lifecare", json=notice, headers=h)
             assert r.status_code == 202, (code, r.text)
+            hub.runtime.run_until_idle()  # the kommun hears of the episode once the hub has routed it
             ready = {"type": "kommunklar", "message_id": f"K-{n}", "episode_id": episode, "unit": soc(code),
                      "time": "2026-03-02T11:30:00+01:00"}
             r = client.post(f"/inbound/kommun/{code}", json=ready, headers=h)

@@ -97,7 +97,8 @@ def test_hl7_send_with_a_framed_reply_that_is_not_hl7(hl7_file: Path, tmp_path: 
 @pytest.mark.parametrize("command", [["worker"], ["api"], ["adapter", "mllp"], ["adapter", "delivery", "--system",
                                                                                  "prator"], ["topics"]])
 def test_a_kafka_role_without_a_broker(tmp_path: Path, command: list[str]) -> None:
-    done = _hub(*command, cwd=tmp_path, env={"HUB_KAFKA__BOOTSTRAP_SERVERS": f'["127.0.0.1:{_closed_port()}"]'})
+    done = _hub(*command, cwd=tmp_path, env={"HUB_KAFKA__BOOTSTRAP_SERVERS": f'["127.0.0.1:{_closed_port()}"]',
+                                                   "HUB_ENGINE__PATIENT_KEY_SECRET": "a-test-secret"})
     _one_line_failure(done, "no Kafka broker answers at 127.0.0.1:")
 
 

@@ -34,7 +34,8 @@ def _env(db: Path, lifecare: int) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "HUB_LOG__PATH": str(db), "HUB_HL7__ENABLED": "false",
             "HUB_API__PORT": str(free_port()), "HUB_ENGINE__DIRECTORY": str(DIRECTORY),
             "HUB_LIFECARE__ENABLED": "true", "HUB_LIFECARE__BASE_URL": f"http://127.0.0.1:{lifecare}",
-            "HUB_LIFECARE__BACKOFF_INITIAL_S": "0.05", "HUB_PRATOR__OUTBOX": str(db.parent / "outbox")}
+            "HUB_LIFECARE__BACKOFF_INITIAL_S": "0.05", "HUB_PRATOR__OUTBOX": str(db.parent / "outbox"),
+            "HUB_ENGINE__PATIENT_KEY_SECRET": "a-test-secret"}
 
 
 def _hub(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:

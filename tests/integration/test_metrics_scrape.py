@@ -45,7 +45,7 @@ def test_embedded_scrape(tmp_path: Path) -> None:
     with TestClient(create_app(ctx)) as client:
         client.get(f"/episodes/{episode}/timeline", headers={"Authorization": "Bearer admin"})
         client.get("/health")
-        text = client.get("/metrics").text
+        text = client.get("/metrics", headers={"Authorization": "Bearer admin"}).text
     hub.close()
     assert_families(text, PROCESS | HTTP | DELIVERY | SOURCES | {"svu_hub_processor_lag_records"},
                     with_samples=PROCESS | HTTP | DELIVERY | {"svu_hub_dead_letters_received",

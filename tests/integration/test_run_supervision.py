@@ -48,7 +48,7 @@ def _wait(check, what: str, timeout: float = 90) -> None:  # type: ignore[no-unt
 
 async def test_a_killed_processors_process_is_restarted_and_catches_up(tmp_path: Path) -> None:
     mllp, api = free_port(), free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HUB_LOG__PATH": str(tmp_path / "hub.db"),
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HUB_ENGINE__PATIENT_KEY_SECRET": "a-test-secret", "HUB_LOG__PATH": str(tmp_path / "hub.db"),
            "HUB_HL7__PORT": str(mllp), "HUB_API__PORT": str(api), "HUB_HL7__WARDS": json.dumps(WARDS)}
     hub = subprocess.Popen([sys.executable, "-m", "hub.cli", "run"], cwd=tmp_path, env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -19,12 +19,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from pydantic import SecretStr
 
 from hub.adapters.hl7.config import Hl7Settings
 from hub.adapters.hl7.transport import send
 from hub.bootstrap import Hub, build_hub, serve
 from hub.schemas import topics
-from hub.settings import ApiSettings, HubSettings, LogSettings, RuntimeSettings
+from hub.settings import ApiKey, ApiSettings, HubSettings, LogSettings, Role, RuntimeSettings
 from hub.streams.clock import SystemClock
 from tests.support.hl7 import WARDS, adt
 
@@ -56,7 +57,7 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running(tmp_path: Path) -> AsyncIterator[Running]:
-    settings = HubSettings(log=LogSettings(path=tmp_path / "hub.db"), api=ApiSettings(port=0),
+    settings = HubSettings(log=LogSettings(path=tmp_path / "hub.db"), api=ApiSettings(port=0, keys=(ApiKey(key=SecretStr("ops-key"), principal="ops", role=Role.OPS_ADMIN),)),
                            hl7=Hl7Settings(port=0, wards=WARDS),
                            runtime=RuntimeSettings(mode="thread", restart_backoff_s=0.05, max_backoff_s=0.2))
     hub = build_hub(settings, clock=SystemClock())
@@ -125,7 +126,7 @@ async def test_full_disk_pauses_and_processing_resumes_without_a_restart(tmp_pat
         await _until(lambda: _async(sum(r.hub.runtime.lag().values()) == 0), "processors caught up")
         assert _timeline_keys(r.hub) == 3  # every stored message reached the read model
         assert sorted(_controls(r.hub)) == ["D1", "D2", "D3"]
-        metrics = (await api.get("/metrics")).text
+        metrics = (await api.get("/metrics", headers={"Authorization": "Bearer ops-key"})).text
         assert 'svu_hub_task_store_errors_total{task="processors"}' in metrics
 
 

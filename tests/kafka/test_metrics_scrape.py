@@ -21,6 +21,7 @@ from hub.settings import ApiSettings, EngineSettings, HubSettings, LogSettings
 from hub.streams.kafka.app import WorkerApp
 from hub.streams.kafka.committer import to_kafka
 from hub.streams.kafka.producer import KafkaAppender
+from tests.kafka.test_api_role import ADMIN as OPS
 from tests.kafka.test_api_role import KEYS, api_role
 from tests.kafka.test_delivery_role import _routed, role
 from tests.kafka.test_mllp_adapter import running
@@ -128,7 +129,7 @@ async def test_api_role_scrape(cluster: MockCluster, tmp_path: Path) -> None:
     settings = HubSettings(kafka=kafka, log=LogSettings(path=tmp_path / "mirror.db"),
                            api=ApiSettings(host="127.0.0.1", port=0, keys=KEYS))
     try:
-        async with api_role(settings) as api, httpx.AsyncClient(base_url=api.url or "") as client:
+        async with api_role(settings) as api, httpx.AsyncClient(base_url=api.url or "", headers=OPS) as client:
             async def routed() -> bool:
                 text = (await client.get("/metrics")).text
                 return any(v > 0 for _, _, v in families(text).get("svu_hub_delivery_pending", []))
