@@ -112,6 +112,10 @@ async def test_sigkill_and_restart_lose_nothing_and_double_nothing(cluster: Mock
     second = Child(cluster, app_id, tmp_path, "second", instance="w-1", store=store, data="first")
     try:
         outs = await _wait_outputs(cluster, n)
+        for _ in range(150):  # the timeline agent runs beside the counting one: let it catch up too
+            if sum(len(v) for v in (await _timeline_entries(cluster, app_id)).values()) >= n:
+                break
+            await asyncio.sleep(0.2)
     finally:
         second.stop()
     ids = Counter(o["sourcemessageid"] for o in outs)
